@@ -1,0 +1,15 @@
+"""The one Typer application every `onset` sub-command registers on.
+
+Command modules live beside this file (one per area) and do `from app.cli.root import cli`;
+`app/cli/__init__.py` imports them so their `@cli.command()` decorators run.
+"""
+
+import typer
+
+cli = typer.Typer(
+    name="onset",
+    help="Onset: review CK+ sequences, export curated datasets, crop faces, train and tune CNNs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
