@@ -1,6 +1,8 @@
 """`onset` console script: importing the command modules registers their commands."""
 
 from app.cli.root import cli
+from app.cli import data_cmds  # noqa: F401,E402,I001
+from app.cli import serve_cmds  # noqa: F401,E402,I001
 
 
 def main() -> None:

@@ -1,0 +1,41 @@
+# `make run` and `make test` are all a fresh clone needs: each does its own set-up.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: install run test test-fast lint bench demo clean browser-deps
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install Onset with its dev extras.
+
+run: install  ## Migrate, load the demo dataset if the database is empty, serve on :8000.
+	$(BIN)/onset serve --setup
+
+# Browser tests drive Debian's Chromium (never a downloaded browser); install it when we can.
+browser-deps:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Chromium not found at $(CHROMIUM): install Debian's 'chromium' package (browser tests will fail)"; fi; }
+
+test: install browser-deps  ## Run the whole test suite.
+	$(BIN)/python -m pytest
+
+test-fast: install  ## The suite without browser and training tests.
+	$(BIN)/python -m pytest -m "not browser and not slow"
+
+lint: install
+	$(BIN)/ruff check app training tests bench migrations
+
+bench: install  ## Run every benchmark (minutes).
+	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,28 @@
+"""`onset serve`."""
+
+import typer
+
+from app.cli.common import settings
+from app.cli.root import cli
+
+
+@cli.command("serve")
+def serve_command(
+    host: str = typer.Option(None, help="Interface to bind (default: ONSET_HOST, 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default: ONSET_PORT, 8000)."),
+    setup: bool = typer.Option(False, "--setup", help="First migrate, load the demo dataset "
+                               "when the database is empty and create a first admin if none."),
+    reload: bool = typer.Option(False, help="Restart on code changes (development)."),
+) -> None:
+    """Serve the web app (http://127.0.0.1:8000 by default)."""
+    import uvicorn
+
+    config = settings()
+    if setup:
+        from app.services.setup import ensure_ready
+
+        ensure_ready(config, say=typer.echo)
+    host, port = host or config.host, port or config.port
+    typer.echo(f"Onset is serving on http://{host}:{port}  (Ctrl+C stops it)")
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, reload=reload,
+                log_level="info")

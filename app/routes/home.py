@@ -1,0 +1,15 @@
+"""The home page: what is imported, and where to go next."""
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
+
+from app.deps import get_session
+from app.htmx import render
+from app.services.stats import dataset_stats
+
+router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+def home(request: Request, session: Session = Depends(get_session)):
+    return render(request, "home.html", {"stats": dataset_stats(session)})

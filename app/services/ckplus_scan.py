@@ -1,0 +1,311 @@
+"""Read a CK+ copy from disk into plain records, taking every quirk of real copies:
+renamed roots, stray files, empty label folders, float labels with spaces, mixed frame
+sizes and modes. Only image headers are read, so a full CK+ scans in seconds.
+
+Nothing here touches the database; `importer.py` stores what this finds."""
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+# Folder names seen in copies in the wild, lower-cased; the first that exists wins.
+IMAGE_DIRS = ("cohn-kanade-images", "cohn-kanade", "images", "ck+ images")
+EMOTION_DIRS = ("emotion", "emotions", "emotion_labels")
+FACS_DIRS = ("facs", "facs_labels")
+LANDMARK_DIRS = ("landmarks", "landmark")
+JUNK_FILES = {".ds_store", "thumbs.db", "desktop.ini", "._.ds_store"}
+
+SUBJECT_RE = re.compile(r"^S\d{3,4}$", re.IGNORECASE)
+SEQUENCE_RE = re.compile(r"^\d{3}$")
+FRAME_RE = re.compile(r"^(S\d{3,4})_(\d{3})_(\d{8})\.png$", re.IGNORECASE)
+LABEL_FILE_RE = re.compile(r"^(S\d{3,4})_(\d{3})_(\d{8})_emotion\.txt$", re.IGNORECASE)
+FACS_FILE_RE = re.compile(r"^(S\d{3,4})_(\d{3})_(\d{8})_facs\.txt$", re.IGNORECASE)
+LANDMARK_FILE_RE = re.compile(r"^(S\d{3,4})_(\d{3})_(\d{8})_landmarks\.txt$", re.IGNORECASE)
+
+
+class ScanError(Exception):
+    """The folder is not a CK+ copy at all (nothing could be imported)."""
+
+
+@dataclass
+class Issue:
+    path: str  # relative to the root
+    problem: str
+    severity: str = "error"  # error: something was skipped; warning: imported anyway
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+@dataclass
+class FrameRecord:
+    number: int
+    path: str
+    width: int
+    height: int
+    mode: str
+    landmarks_path: str | None = None
+
+
+@dataclass
+class SequenceRecord:
+    subject: str
+    code: str
+    frames: list[FrameRecord]
+    label: int | None = None
+    label_file: str | None = None
+    facs: list[list[float]] = field(default_factory=list)
+
+
+@dataclass
+class Layout:
+    root: Path
+    images: Path
+    emotion: Path | None
+    facs: Path | None
+    landmarks: Path | None
+
+    def as_dict(self) -> dict[str, str | None]:
+        def rel(p: Path | None) -> str | None:
+            return None if p is None else p.relative_to(self.root).as_posix()
+
+        return {"images": rel(self.images), "emotion": rel(self.emotion),
+                "facs": rel(self.facs), "landmarks": rel(self.landmarks)}
+
+
+@dataclass
+class ScanResult:
+    layout: Layout
+    sequences: list[SequenceRecord]
+    issues: list[Issue]
+    is_demo: bool
+    ignored_files: int = 0
+    skipped_sequences: int = 0
+
+
+def find_layout(root: Path) -> Layout:
+    if not root.exists():
+        raise ScanError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise ScanError(f"{root}: not a folder")
+    layout = _layout_in(root)
+    if layout is None:
+        # A zip unpacked into a folder of its own: accept one level of nesting.
+        children = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        nested = [found for c in children if (found := _layout_in(c)) is not None]
+        if len(nested) == 1:
+            return nested[0]
+        raise ScanError(
+            f"{root}: no CK+ image folder found (looked for one of: "
+            f"{', '.join(IMAGE_DIRS)}, holding S###/###/S###_###_########.png)"
+        )
+    return layout
+
+
+def _layout_in(root: Path) -> Layout | None:
+    by_name = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
+
+    def first(names: tuple[str, ...]) -> Path | None:
+        return next((by_name[n] for n in names if n in by_name), None)
+
+    images = first(IMAGE_DIRS)
+    if images is None:
+        return None
+    return Layout(root, images, first(EMOTION_DIRS), first(FACS_DIRS), first(LANDMARK_DIRS))
+
+
+def scan(root: Path, *, progress=None) -> ScanResult:
+    """Scan a CK+ copy. `progress(done, total)` is called once per sequence folder."""
+    layout = find_layout(root.resolve())
+    issues: list[Issue] = []
+    ignored = 0
+    folders: list[tuple[str, str, Path]] = []
+    for subject_dir in _sorted_dirs(layout.images):
+        if not SUBJECT_RE.match(subject_dir.name):
+            issues.append(Issue(_rel(layout, subject_dir), "not a subject folder (S###); ignored",
+                                "warning"))
+            continue
+        for seq_dir in _sorted_dirs(subject_dir):
+            if SEQUENCE_RE.match(seq_dir.name):
+                folders.append((subject_dir.name.upper(), seq_dir.name, seq_dir))
+            else:
+                issues.append(Issue(_rel(layout, seq_dir), "not a sequence folder (###); ignored",
+                                    "warning"))
+
+    labels = _read_labels(layout, issues)
+    facs = _read_facs(layout, issues)
+    sequences: list[SequenceRecord] = []
+    skipped = 0
+    for done, (subject, code, seq_dir) in enumerate(folders, 1):
+        record, skipped_files = _scan_sequence(layout, subject, code, seq_dir, issues)
+        ignored += skipped_files
+        if record is not None:
+            record.label, record.label_file = labels.pop((subject, code), (None, None))
+            record.facs = facs.get((subject, code), [])
+            sequences.append(record)
+        else:
+            skipped += 1
+            labels.pop((subject, code), None)
+        if progress:
+            progress(done, len(folders))
+    for (subject, code), (_, label_file) in sorted(labels.items()):
+        issues.append(Issue(label_file or f"{subject}/{code}",
+                            f"label file for {subject}/{code}, which has no image sequence"))
+    is_demo = (layout.root / "demo_truth.csv").is_file()
+    return ScanResult(layout, sequences, issues, is_demo, ignored, skipped)
+
+
+def _scan_sequence(layout: Layout, subject: str, code: str, seq_dir: Path,
+                   issues: list[Issue]) -> tuple[SequenceRecord | None, int]:
+    numbered: dict[int, Path] = {}
+    ignored = 0
+    for entry in seq_dir.iterdir():
+        name = entry.name
+        if name.lower() in JUNK_FILES or name.startswith("."):
+            ignored += 1
+            continue
+        match = FRAME_RE.match(name)
+        if not match or not entry.is_file():
+            issues.append(Issue(_rel(layout, entry), "not a CK+ frame name; ignored", "warning"))
+            ignored += 1
+            continue
+        if match.group(1).upper() != subject or match.group(2) != code:
+            issues.append(Issue(_rel(layout, entry),
+                                f"frame name does not match its folder {subject}/{code}; ignored",
+                                "warning"))
+            ignored += 1
+            continue
+        numbered[int(match.group(3))] = entry
+    where = f"{_rel(layout, seq_dir)}/"
+    if not numbered:
+        issues.append(Issue(where, "sequence folder holds no frames; skipped"))
+        return None, ignored
+    numbers = sorted(numbered)
+    expected = list(range(1, len(numbers) + 1))
+    if numbers != expected:
+        missing = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))
+        issues.append(Issue(where, f"gap in frame numbers: missing frame(s) "
+                                   f"{_short_list(missing)}; sequence skipped"))
+        return None, ignored
+    landmarks = _landmark_files(layout, subject, code)
+    frames: list[FrameRecord] = []
+    for number in numbers:
+        path = numbered[number]
+        try:
+            with Image.open(path) as image:  # reads the header only
+                width, height, mode = image.width, image.height, image.mode
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            issues.append(Issue(_rel(layout, path), f"not a readable image ({_reason(exc)}); "
+                                                    f"sequence {subject}/{code} skipped"))
+            return None, ignored
+        if width <= 0 or height <= 0:
+            issues.append(Issue(_rel(layout, path), "image has zero size; "
+                                                    f"sequence {subject}/{code} skipped"))
+            return None, ignored
+        frames.append(FrameRecord(number, _rel(layout, path), width, height, mode,
+                                  landmarks.get(number)))
+    return SequenceRecord(subject, code, frames), ignored
+
+
+def _read_labels(layout: Layout,
+                 issues: list[Issue]) -> dict[tuple[str, str], tuple[int | None, str]]:
+    """Map (subject, sequence) to (label code, label file). No file means no label; a bad
+    or duplicated file leaves the sequence unlabeled but still imported."""
+    found: dict[tuple[str, str], tuple[int | None, str]] = {}
+    for key, path in _per_sequence_files(layout, layout.emotion, LABEL_FILE_RE, issues):
+        rel = _rel(layout, path)
+        if key in found:
+            issues.append(Issue(rel, "second label file for the same sequence; "
+                                     "both ignored, sequence left unlabeled"))
+            found[key] = (None, rel)
+            continue
+        found[key] = (_parse_label(path, rel, issues), rel)
+    return found
+
+
+def _parse_label(path: Path, rel: str, issues: list[Issue]) -> int | None:
+    text = path.read_text(errors="replace").strip()
+    if not text:
+        issues.append(Issue(rel, "label file is empty; sequence left unlabeled"))
+        return None
+    try:
+        value = float(text.split()[0])
+    except ValueError:
+        issues.append(Issue(rel, f"label is not a number ({text[:30]!r}); sequence left unlabeled"))
+        return None
+    if not value.is_integer() or not 0 <= value <= 7:
+        issues.append(Issue(rel, f"label {text[:30]!r} is not an emotion code 0-7; "
+                                 "sequence left unlabeled"))
+        return None
+    return int(value)
+
+
+def _read_facs(layout: Layout, issues: list[Issue]) -> dict[tuple[str, str], list[list[float]]]:
+    codes: dict[tuple[str, str], list[list[float]]] = {}
+    for key, path in _per_sequence_files(layout, layout.facs, FACS_FILE_RE, issues):
+        rows = []
+        for line_no, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            parts = line.split()
+            if not parts:
+                continue
+            try:
+                au, intensity = float(parts[0]), float(parts[1]) if len(parts) > 1 else 0.0
+            except ValueError:
+                issues.append(Issue(f"{_rel(layout, path)}:{line_no}",
+                                    f"FACS line {line.strip()[:30]!r} is not 'AU intensity'; "
+                                    "line ignored", "warning"))
+                continue
+            rows.append([int(au), int(intensity)])
+        codes[key] = rows
+    return codes
+
+
+def _per_sequence_files(layout: Layout, base: Path | None, pattern: re.Pattern[str],
+                        issues: list[Issue]):
+    """Yield ((subject, sequence), file) for label-like files under base/S###/###/."""
+    if base is None:
+        return
+    for subject_dir in _sorted_dirs(base):
+        for seq_dir in _sorted_dirs(subject_dir):
+            for path in sorted(seq_dir.iterdir()):
+                if path.name.lower() in JUNK_FILES or path.name.startswith("."):
+                    continue
+                match = pattern.match(path.name)
+                if match is None:
+                    issues.append(Issue(_rel(layout, path), "unexpected file; ignored",
+                                        "warning"))
+                    continue
+                yield (match.group(1).upper(), match.group(2)), path
+
+
+def _landmark_files(layout: Layout, subject: str, code: str) -> dict[int, str]:
+    if layout.landmarks is None:
+        return {}
+    folder = layout.landmarks / subject / code
+    if not folder.is_dir():
+        return {}
+    out = {}
+    for path in folder.iterdir():
+        match = LANDMARK_FILE_RE.match(path.name)
+        if match:
+            out[int(match.group(3))] = _rel(layout, path)
+    return out
+
+
+def _sorted_dirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _rel(layout: Layout, path: Path) -> str:
+    return path.relative_to(layout.root).as_posix()
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc).split(" '", 1)[0] or type(exc).__name__
+
+
+def _short_list(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:8])
+    return shown + (f" and {len(numbers) - 8} more" if len(numbers) > 8 else "")

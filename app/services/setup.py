@@ -1,0 +1,43 @@
+"""First-run set-up for `make run` (`onset serve --setup`): migrate, load the built-in demo
+dataset when the database is empty, and create a first admin when there is none."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from app.config import Settings
+from app.db import make_engine, make_session_factory, session_scope
+from app.models import Sequence
+
+DEMO_SEED = 0
+
+
+def ensure_ready(settings: Settings, *, load_demo: bool = True,
+                 say: Callable[[str], None] = print) -> None:
+    from app.migrate import upgrade
+
+    upgrade(settings)
+    engine = make_engine(settings.resolved_database_url)
+    factory = make_session_factory(engine)
+    try:
+        with session_scope(factory) as session:
+            empty = not session.scalar(select(func.count(Sequence.id)))
+        if empty and load_demo:
+            _load_demo(settings, factory, say)
+    finally:
+        engine.dispose()
+
+
+def _load_demo(settings: Settings, factory, say: Callable[[str], None]) -> None:
+    from app.services.demo import generate_demo
+    from app.services.importer import import_ckplus
+
+    out = Path(settings.data_dir) / "demo"
+    if not (out / "demo_truth.csv").is_file():
+        say(f"The database is empty: generating the demo dataset in {out} ...")
+        generate_demo(out, seed=DEMO_SEED)
+    with session_scope(factory) as session:
+        summary = import_ckplus(session, root=out)
+    say(f"Imported the demo dataset: {summary.imported} sequences, "
+        f"{summary.frames_added} frames.")
