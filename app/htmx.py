@@ -11,14 +11,24 @@ def is_htmx(request: Request) -> bool:
         "HX-History-Restore-Request")
 
 
+def page_context(request: Request) -> dict[str, Any]:
+    """What every page needs: the user, the CSRF token for forms and htmx, the nav."""
+    from app.auth import csrf_token
+    from app.main import nav_for
+
+    return {"request": request, "user": getattr(request.state, "user", None),
+            "csrf_token": csrf_token(request), "nav_items": nav_for(request)}
+
+
 def render(request: Request, template: str, context: dict[str, Any], *,
-           block: str | None = None, status_code: int = 200) -> HTMLResponse:
+           block: str | None = None, status_code: int = 200,
+           headers: dict[str, str] | None = None) -> HTMLResponse:
     """The whole template for a normal request; only `block` when htmx asks."""
     templates = request.app.state.templates
-    context = {"request": request, **context}
+    context = {**page_context(request), **context}
     if block and is_htmx(request):
         tmpl = templates.env.get_template(template)
-        ctx = tmpl.new_context(context)
-        html = "".join(tmpl.blocks[block](ctx))
-        return HTMLResponse(html, status_code=status_code)
-    return templates.TemplateResponse(request, template, context, status_code=status_code)
+        html = "".join(tmpl.blocks[block](tmpl.new_context(context)))
+        return HTMLResponse(html, status_code=status_code, headers=headers)
+    return templates.TemplateResponse(request, template, context, status_code=status_code,
+                                      headers=headers)

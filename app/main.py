@@ -1,17 +1,25 @@
 """The FastAPI application factory."""
 
+import importlib
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
 
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.db import make_engine, make_session_factory
+from app.errors import install_error_handlers
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
+SESSION_MAX_AGE_S = 14 * 24 * 3600
+
+# One module per page area under app/routes. A module may declare
+# NAV = [(label, url, role)] to appear in the top bar for users with that role.
+ROUTE_MODULES = ("auth", "home")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,17 +31,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for hook in app.state.startup_hooks:
             hook(app)
         yield
+        for hook in app.state.shutdown_hooks:
+            hook(app)
         engine.dispose()
 
     app = FastAPI(title="Onset", version="0.1.0", lifespan=lifespan,
-                  description="Review CK+ sequences, export curated datasets, train models.")
+                  description="Review CK+ sequences, export curated datasets, train models. "
+                              "Scripts authenticate with `Authorization: Bearer <token>` "
+                              "(`onset user token NAME`).")
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.templates = make_templates()
     app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
+    app.state.nav = []
+    app.add_middleware(SessionMiddleware, secret_key=settings.session_secret,
+                       session_cookie="onset_session", max_age=SESSION_MAX_AGE_S,
+                       same_site="lax", https_only=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    _include_routers(app)
+    install_error_handlers(app)
+    for name in ROUTE_MODULES:
+        module = importlib.import_module(f"app.routes.{name}")
+        app.include_router(module.router)
+        app.state.nav.extend(getattr(module, "NAV", []))
+        if hasattr(module, "on_startup"):
+            app.state.startup_hooks.append(module.on_startup)
     return app
 
 
@@ -50,7 +73,9 @@ def _static_version() -> str:
     return format(newest % (1 << 32), "x")
 
 
-def _include_routers(app: FastAPI) -> None:
-    from app.routes import home
-
-    app.include_router(home.router)
+def nav_for(request: Request) -> list[dict[str, str]]:
+    user = getattr(request.state, "user", None)
+    if user is None:
+        return []
+    return [{"label": label, "url": url} for label, url, role in request.app.state.nav
+            if role != "admin" or user.is_admin]

@@ -40,3 +40,33 @@ def session_factory(settings):
 def session(session_factory) -> Session:
     with session_factory() as session:
         yield session
+
+
+@pytest.fixture
+def make_user(session_factory):
+    """Create a user with the test password: make_user("rev1", "reviewer")."""
+    from app.services.users import create_user
+    from tests.support.web import PASSWORD
+
+    def make(name: str, role: str = "reviewer"):
+        with session_factory() as session:
+            user = create_user(session, name=name, password=PASSWORD, role=role)
+            session.commit()
+            return user
+
+    return make
+
+
+@pytest.fixture
+def app(settings):
+    from app.main import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as test_client:
+        yield test_client

@@ -7,15 +7,18 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from tests.support.ckplus import SeqSpec, write_ckplus
+from tests.support.web import login
 
 
-def test_home_page_shows_the_dataset_summary(settings, session, tmp_path):
+def test_home_page_shows_the_dataset_summary(settings, session, tmp_path, make_user):
     from app.services.importer import import_ckplus
 
     import_ckplus(session, root=write_ckplus(tmp_path / "ck", [
         SeqSpec("S005", "001", label=5.0), SeqSpec("S010", "002")]))
     session.commit()
+    make_user("rev1")
     with TestClient(create_app(settings)) as client:
+        login(client, "rev1")
         page = client.get("/")
         assert page.status_code == 200
         assert "CK+ at a glance" in page.text

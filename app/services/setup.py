@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from app.config import Settings
 from app.db import make_engine, make_session_factory, session_scope
 from app.models import Sequence
+from app.services.users import ensure_first_admin
 
 DEMO_SEED = 0
 
@@ -25,6 +26,14 @@ def ensure_ready(settings: Settings, *, load_demo: bool = True,
             empty = not session.scalar(select(func.count(Sequence.id)))
         if empty and load_demo:
             _load_demo(settings, factory, say)
+        with session_scope(factory) as session:
+            password = ensure_first_admin(session)
+        if password:
+            say("\n" + "=" * 64 + "\nCreated the first admin. Log in at "
+                f"http://{settings.host}:{settings.port}/login with\n"
+                f"    user: admin\n    password: {password}\n"
+                "This password is shown only once: keep it, or add users with "
+                "`onset user add`.\n" + "=" * 64)
     finally:
         engine.dispose()
 

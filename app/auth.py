@@ -1,0 +1,87 @@
+"""Who is asking: a signed session cookie (browsers) or an `Authorization: Bearer` token
+(scripts). Browser writes also need the CSRF token kept in the session; token requests
+carry no cookies, so they are not open to cross-site forgery and need none."""
+
+import secrets
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from app.deps import get_session
+from app.models import User
+from app.services.users import user_for_token
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+
+
+class NotAuthenticated(Exception):
+    pass
+
+
+class Forbidden(Exception):
+    def __init__(self, message: str = "You do not have permission to do that."):
+        super().__init__(message)
+
+
+class CsrfRejected(Exception):
+    pass
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, created on first use."""
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def log_in(request: Request, user: User) -> None:
+    request.session.clear()  # a new session on login: no fixation
+    request.session["uid"] = user.id
+    csrf_token(request)
+
+
+def log_out(request: Request) -> None:
+    request.session.clear()
+
+
+async def _check_csrf(request: Request) -> None:
+    expected = request.session.get("csrf")
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        sent = (await request.form()).get(CSRF_FIELD)
+    if not expected or not sent or not secrets.compare_digest(str(sent), expected):
+        raise CsrfRejected()
+
+
+async def current_user(request: Request, session: Session = Depends(get_session)) -> User:
+    """Any signed-in user; browser writes must carry the CSRF token."""
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        user = user_for_token(session, header[7:].strip())
+        if user is None:
+            raise NotAuthenticated()
+        request.state.user = user
+        return user
+    uid = request.session.get("uid")
+    user = session.get(User, uid) if uid else None
+    if user is None or not user.active:
+        raise NotAuthenticated()
+    if request.method not in SAFE_METHODS:
+        await _check_csrf(request)
+    request.state.user = user
+    return user
+
+
+async def require_reviewer(user: User = Depends(current_user)) -> User:
+    """Reviewers and admins may review."""
+    return user
+
+
+async def require_admin(user: User = Depends(current_user)) -> User:
+    if not user.is_admin:
+        raise Forbidden("Only admins can do that.")
+    return user
