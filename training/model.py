@@ -1,0 +1,159 @@
+"""Build and compile a Keras CNN from a `Config`; nothing here knows about the tuner.
+
+The model takes raw 0-255 face crops (preprocessing is its first layer), so a saved
+`model.keras` is all prediction needs besides the crop parameters in config.json.
+"""
+
+from __future__ import annotations
+
+import math
+
+from training.config import Config, ConvBlock, DenseLayer, validate
+
+
+def build_model(config: Config, num_classes: int):
+    """A compiled `keras.Model` mapping (size, size, channels) uint8-range images to softmax."""
+    import keras
+    from keras import layers
+
+    validate(config)
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    inputs = keras.Input((config.input_size, config.input_size, config.channels), name="face")
+    # Centred [-1, 1] inputs suit every activation offered (tanh and selu especially).
+    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inputs)
+    for i, block in enumerate(config.conv_blocks, start=1):
+        x = _conv_block(x, block, f"block{i}")
+    if config.global_pooling == "avg":
+        x = layers.GlobalAveragePooling2D(name="gap")(x)
+    elif config.global_pooling == "max":
+        x = layers.GlobalMaxPooling2D(name="gmp")(x)
+    else:
+        x = layers.Flatten(name="flatten")(x)
+    for i, layer in enumerate(config.dense_layers, start=1):
+        x = _dense_layer(x, layer, f"dense{i}")
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    model = keras.Model(inputs, outputs, name=config.name.replace(" ", "_") or "onset_cnn")
+    model.compile(
+        optimizer=make_optimizer(config),
+        loss=keras.losses.CategoricalCrossentropy(
+            label_smoothing=config.training.label_smoothing),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def _initializer(activation: str) -> str:
+    # Self-normalising selu needs lecun_normal; saturating tanh keeps glorot; the ReLU family
+    # (relu, elu, gelu, swish, leaky_relu) trains faster from He initialisation.
+    if activation == "selu":
+        return "lecun_normal"
+    if activation in ("tanh", "linear"):
+        return "glorot_uniform"
+    return "he_normal"
+
+
+def _normalization(kind: str, name: str):
+    from keras import layers
+
+    if kind == "batch":
+        # momentum 0.9 (Keras: 0.99): with ~30 steps an epoch the moving statistics must catch
+        # up within an epoch or two, or the restored best epoch predicts with stale ones.
+        return layers.BatchNormalization(momentum=0.9, name=name)
+    if kind == "layer":
+        return layers.LayerNormalization(name=name)
+    return None
+
+
+def _dropout(rate: float, activation: str, name: str):
+    from keras import layers
+
+    # Plain dropout would break selu's self-normalisation; AlphaDropout keeps mean/variance.
+    if activation == "selu":
+        return layers.AlphaDropout(rate, name=name)
+    return layers.Dropout(rate, name=name)
+
+
+def _conv_block(x, block: ConvBlock, name: str):
+    from keras import layers
+
+    for j in range(1, block.convs + 1):
+        norm = _normalization(block.normalization, f"{name}_norm{j}")
+        x = layers.Conv2D(block.filters, block.kernel_size, padding="same",
+                          use_bias=norm is None,  # a following norm layer has its own shift
+                          kernel_initializer=_initializer(block.activation),
+                          name=f"{name}_conv{j}")(x)
+        if norm is not None:
+            x = norm(x)
+        x = layers.Activation(block.activation, name=f"{name}_act{j}")(x)
+    if block.pooling == "max":
+        x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
+    elif block.pooling == "avg":
+        x = layers.AveragePooling2D(2, name=f"{name}_pool")(x)
+    if block.dropout > 0:
+        x = _dropout(block.dropout, block.activation, f"{name}_dropout")(x)
+    return x
+
+
+def _dense_layer(x, layer: DenseLayer, name: str):
+    from keras import layers
+
+    norm = _normalization(layer.normalization, f"{name}_norm")
+    x = layers.Dense(layer.units, use_bias=norm is None,
+                     kernel_initializer=_initializer(layer.activation), name=name)(x)
+    if norm is not None:
+        x = norm(x)
+    x = layers.Activation(layer.activation, name=f"{name}_act")(x)
+    if layer.dropout > 0:
+        x = _dropout(layer.dropout, layer.activation, f"{name}_dropout")(x)
+    return x
+
+
+def make_optimizer(config: Config):
+    import keras
+
+    opt = config.optimizer
+    # weight_decay is decoupled (AdamW-style) in every Keras 3 optimizer; 0 turns it off.
+    decay = opt.weight_decay or None
+    if opt.name == "adamw":
+        return keras.optimizers.AdamW(learning_rate=opt.learning_rate,
+                                      weight_decay=opt.weight_decay)
+    if opt.name == "adam":
+        return keras.optimizers.Adam(learning_rate=opt.learning_rate, weight_decay=decay)
+    if opt.name == "nadam":
+        return keras.optimizers.Nadam(learning_rate=opt.learning_rate, weight_decay=decay)
+    if opt.name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=opt.learning_rate, weight_decay=decay)
+    return keras.optimizers.SGD(learning_rate=opt.learning_rate, momentum=0.9, nesterov=True,
+                                weight_decay=decay)
+
+
+def learning_rate_at(config: Config, epoch: int, epochs: int) -> float:
+    """The scheduled learning rate for a 0-based epoch of an `epochs`-long run."""
+    opt = config.optimizer
+    base = opt.learning_rate
+    if opt.schedule != "cosine":
+        return base
+    warmup = min(opt.warmup_epochs, max(epochs - 1, 0))
+    if epoch < warmup:
+        # A short linear warm-up keeps the first, noisy BatchNorm statistics from blowing up
+        # the large initial steps.
+        return base * (epoch + 1) / (warmup + 1)
+    span = max(epochs - warmup, 1)
+    progress = min((epoch - warmup) / span, 1.0)
+    return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def schedule_callbacks(config: Config, epochs: int, monitor: str | None) -> list:
+    """Keras callbacks that apply the config's schedule; `monitor` None means no validation."""
+    import keras
+
+    schedule = config.optimizer.schedule
+    if schedule == "cosine":
+        return [keras.callbacks.LearningRateScheduler(
+            lambda epoch, _lr: learning_rate_at(config, epoch, epochs))]
+    if schedule == "plateau":
+        return [keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor or "loss", factor=0.5,
+            patience=max(2, config.training.patience // 3), min_lr=1e-6)]
+    return []
