@@ -1,7 +1,9 @@
 """Helpers every command module shares: settings, a database session, progress, errors."""
 
 import json
+import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -53,9 +55,11 @@ def print_json(data: Any) -> None:
 @contextmanager
 def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Any]:
     """Yields a `callback(done, total)` that drives a progress bar on stderr (so `--json`
-    output on stdout stays clean)."""
+    output on stdout stays clean). Under a background job (ONSET_PROGRESS_FILE set) it also
+    appends JSON lines to that file, which the admin page reads."""
+    to_file = _progress_file_writer(description)
     if not enabled:
-        yield lambda done, total: None
+        yield to_file
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
@@ -64,5 +68,22 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Any]:
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
+            to_file(done, total)
 
         yield update
+
+
+def _progress_file_writer(stage: str):
+    path = os.environ.get("ONSET_PROGRESS_FILE")
+    last = [0.0]
+
+    def write(done: int, total: int) -> None:
+        now = time.time()
+        if not path or (now - last[0] < 0.5 and done < total):
+            return  # at most two lines a second, plus the last one
+        last[0] = now
+        with open(path, "a") as fh:
+            fh.write(json.dumps({"event": "progress", "stage": stage, "done": done,
+                                 "total": total, "time": now}) + "\n")
+
+    return write

@@ -1,0 +1,264 @@
+"""Background jobs: recorded in the database, each run as `python -m app ...` in a process
+group of its own, one heavy job at a time by default.
+
+The web server owns a `JobRunner` thread that starts queued jobs and notices finished ones.
+A job's folder (settings.jobs_dir/<id>/) holds `log.txt` (all output), `exit_code` (written
+by the shell wrapper when the command ends, so a finished job is recognised even after a
+server restart) and whatever the command writes (a run folder, an export)."""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.models import Job, utcnow
+from app.services.job_commands import JobParamError, build_command
+
+ACTIVE = ("queued", "running")
+FINAL = ("succeeded", "failed", "cancelled", "interrupted")
+KILL_GRACE_S = 10.0
+
+__all__ = ["ACTIVE", "FINAL", "JobParamError", "JobRunner", "cancel_job", "job_dir",
+           "recover_orphans", "submit_job"]
+
+
+def job_dir(settings: Settings, job_id: int) -> Path:
+    return Path(settings.jobs_dir) / str(job_id)
+
+
+def submit_job(session: Session, settings: Settings, *, kind: str, params: dict[str, Any],
+               user_id: int | None) -> Job:
+    """Validate and queue a job; raises JobParamError naming a bad parameter."""
+    job = Job(kind=kind, params={}, status="queued", user_id=user_id)
+    session.add(job)
+    session.flush()  # the id names the job's folder
+    folder = job_dir(settings, job.id)
+    argv, clean = build_command(session, settings, kind=kind, params=params or {},
+                                job_dir=folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    job.params = {**clean, "argv": argv}
+    job.log_path = str(folder / "log.txt")
+    return job
+
+
+def cancel_job(session: Session, job: Job) -> Job:
+    """Queued jobs never start; running ones get SIGTERM on their whole process group."""
+    if job.status not in ACTIVE:
+        return job
+    if job.status == "running" and job.pid:
+        _signal_group(job.pid, signal.SIGTERM)
+    job.status, job.finished_at = "cancelled", utcnow()
+    job.note = "cancelled by an admin"
+    return job
+
+
+def recover_orphans(session: Session, settings: Settings) -> list[Job]:
+    """At server start: a job left `running` whose process is gone is finished if it wrote
+    its exit code, else `interrupted`. A still-living process is left to run and adopted."""
+    changed = []
+    for job in session.scalars(select(Job).where(Job.status == "running")):
+        if job.pid and _alive(job.pid):
+            continue
+        code = _exit_code(settings, job.id)
+        if code is None:
+            job.status = "interrupted"
+            job.note = ("the server stopped while this job ran and its process is gone; "
+                        "start it again")
+        else:
+            _finish(job, code)
+        job.finished_at = job.finished_at or utcnow()
+        changed.append(job)
+    return changed
+
+
+def _finish(job: Job, code: int) -> None:
+    # The shell reports a command killed by signal N as 128+N; Popen reports -N.
+    died_from = -code if code < 0 else code - 128 if 128 < code < 128 + 65 else 0
+    if code == 0:
+        job.status, job.note = "succeeded", ""
+    elif died_from:
+        job.status = "failed"
+        job.note = (f"the process died from signal {died_from} ({_signal_name(died_from)}); "
+                    "see the log")
+    else:
+        job.status, job.note = "failed", f"exited with code {code}; see the log"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown"
+
+
+def _exit_code(settings: Settings, job_id: int) -> int | None:
+    path = job_dir(settings, job_id) / "exit_code"
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (ended, not yet reaped) counts as gone.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class JobRunner:
+    """Starts queued jobs (at most `settings.max_heavy_jobs` at once) and finalises the ones
+    whose process ended. Runs in a daemon thread of the web server."""
+
+    def __init__(self, settings: Settings, session_factory: sessionmaker[Session],
+                 interval_s: float = 0.5):
+        self.settings = settings
+        self.session_factory = session_factory
+        self.interval_s = interval_s
+        self.processes: dict[int, subprocess.Popen] = {}
+        self._cancelled_at: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self.session_factory() as session:
+            recover_orphans(session, self.settings)
+            session.commit()
+        self._thread = threading.Thread(target=self._loop, name="onset-jobs", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.tick()
+            except Exception as exc:  # keep the runner alive; the next tick retries
+                print(f"onset job runner: {exc!r}", flush=True)
+
+    def tick(self) -> None:
+        with self.session_factory() as session:
+            self._reap(session)
+            self._launch(session)
+            session.commit()
+
+    def _reap(self, session: Session) -> None:
+        for job_id, process in list(self.processes.items()):
+            job = session.get(Job, job_id)
+            code = process.poll()
+            if job is not None and job.status == "cancelled" and code is None:
+                self._escalate(job_id, process)
+                continue
+            if code is None:
+                continue
+            del self.processes[job_id]
+            self._cancelled_at.pop(job_id, None)
+            if job is None or job.status != "running":
+                continue  # cancelled meanwhile: keep that status
+            written = _exit_code(self.settings, job_id)
+            _finish(job, written if written is not None else code)
+            job.finished_at = utcnow()
+            if job.status == "succeeded":
+                job.run_dir = _find_output(job_dir(self.settings, job_id))
+        # Adopted jobs (still running after a server restart) are checked by pid.
+        for job in session.scalars(select(Job).where(Job.status == "running")):
+            if job.id not in self.processes and job.pid and not _alive(job.pid):
+                code = _exit_code(self.settings, job.id)
+                if code is None:
+                    job.status, job.note = "interrupted", "its process ended without a result"
+                else:
+                    _finish(job, code)
+                    if job.status == "succeeded":
+                        job.run_dir = _find_output(job_dir(self.settings, job.id))
+                job.finished_at = utcnow()
+
+    def _escalate(self, job_id: int, process: subprocess.Popen) -> None:
+        import time
+
+        first = self._cancelled_at.setdefault(job_id, time.monotonic())
+        if time.monotonic() - first > KILL_GRACE_S:
+            _signal_group(process.pid, signal.SIGKILL)
+
+    def _launch(self, session: Session) -> None:
+        running = session.scalars(select(Job).where(Job.status == "running")).all()
+        free = self.settings.max_heavy_jobs - len(running)
+        if free <= 0:
+            return
+        queued = session.scalars(select(Job).where(Job.status == "queued")
+                                 .order_by(Job.created_at, Job.id).limit(free)).all()
+        for job in queued:
+            self._spawn(job)
+
+    def _spawn(self, job: Job) -> None:
+        folder = job_dir(self.settings, job.id)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "exit_code").unlink(missing_ok=True)
+        argv = job.params["argv"]
+        # The shell records the exit status in a file, so a finished job is recognised even
+        # if the server restarted meanwhile; `exec`-less so the shell outlives the command.
+        script = f'{shlex.join(argv)}; echo $? > {shlex.quote(str(folder / "exit_code"))}'
+        env = {**os.environ, **self._settings_env(),
+               "ONSET_PROGRESS_FILE": str(folder / "progress.jsonl"),
+               "PYTHONUNBUFFERED": "1"}
+        log = open(folder / "log.txt", "ab")  # noqa: SIM115 (the child owns it from here)
+        log.write(f"$ {shlex.join(argv)}\n".encode())
+        log.flush()
+        process = subprocess.Popen(["/bin/sh", "-c", script], stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env=env, start_new_session=True, cwd=str(folder))
+        log.close()
+        self.processes[job.id] = process
+        job.pid, job.status, job.started_at = process.pid, "running", utcnow()
+
+    def _settings_env(self) -> dict[str, str]:
+        s = self.settings
+        return {"ONSET_DATA_DIR": str(s.data_dir), "ONSET_DATABASE_URL": s.resolved_database_url}
+
+
+def _find_output(folder: Path) -> str | None:
+    """The run folder (train/tune) or export folder a job produced, if any."""
+    runs = sorted((folder / "runs").glob("*/config.json")) if (folder / "runs").is_dir() else []
+    if runs:
+        return str(runs[-1].parent)
+    if (folder / "export" / "dataset.json").is_file():
+        return str(folder / "export")
+    return None
+
+
+def read_progress(path: Path, limit: int = 2000) -> list[dict[str, Any]]:
+    """The JSON lines of a progress file; a half-written last line is skipped."""
+    if not path.is_file():
+        return []
+    events = []
+    with path.open() as fh:
+        for line in fh.readlines()[-limit:]:
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return events

@@ -1,0 +1,132 @@
+"""The job runner's process handling, with small real commands standing in for the long
+CLI ones (the runner runs whatever argv a job holds; the kinds' argv are tested apart)."""
+
+import os
+import signal
+import sys
+import time
+
+import pytest
+from sqlalchemy import select
+
+from app.models import Job
+from app.services.jobs import JobRunner, cancel_job, job_dir, recover_orphans
+
+
+def add_job(session_factory, settings, code: str) -> int:
+    with session_factory() as session:
+        job = Job(kind="crop", params={"argv": [sys.executable, "-c", code]}, status="queued")
+        session.add(job)
+        session.commit()
+        job.log_path = str(job_dir(settings, job.id) / "log.txt")
+        session.commit()
+        return job.id
+
+
+def run_until(runner: JobRunner, session_factory, job_id: int, statuses: tuple[str, ...],
+              timeout: float = 20.0) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runner.tick()
+        with session_factory() as session:
+            job = session.get(Job, job_id)
+            if job.status in statuses:
+                return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {job.status} after {timeout} s")
+
+
+@pytest.fixture
+def runner(settings, session_factory):
+    runner = JobRunner(settings, session_factory)
+    yield runner
+    for process in runner.processes.values():
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_a_job_runs_to_success_with_its_output_logged(runner, settings, session_factory):
+    job_id = add_job(session_factory, settings, "print('hello from the job')")
+    job = run_until(runner, session_factory, job_id, ("succeeded", "failed"))
+    assert job.status == "succeeded" and job.started_at and job.finished_at
+    assert "hello from the job" in (job_dir(settings, job_id) / "log.txt").read_text()
+
+
+def test_a_failing_command_fails_with_its_exit_code(runner, settings, session_factory):
+    job_id = add_job(session_factory, settings, "import sys; print('boom'); sys.exit(3)")
+    job = run_until(runner, session_factory, job_id, ("succeeded", "failed"))
+    assert job.status == "failed" and "exited with code 3" in job.note
+
+
+def test_a_process_that_dies_fails_and_keeps_its_log(runner, settings, session_factory):
+    job_id = add_job(session_factory, settings,
+                     "import os; print('about to die', flush=True); os.kill(os.getpid(), 9)")
+    job = run_until(runner, session_factory, job_id, ("succeeded", "failed"))
+    assert job.status == "failed" and "signal 9 (SIGKILL)" in job.note
+    assert "about to die" in (job_dir(settings, job_id) / "log.txt").read_text()
+
+
+def test_cancel_stops_the_whole_process_group(runner, settings, session_factory):
+    job_id = add_job(session_factory, settings, "import time; time.sleep(60)")
+    job = run_until(runner, session_factory, job_id, ("running",))
+    with session_factory() as session:
+        cancel_job(session, session.get(Job, job_id))
+        session.commit()
+    deadline = time.monotonic() + 10
+    while runner.processes and time.monotonic() < deadline:
+        runner.tick()
+        time.sleep(0.05)
+    assert not runner.processes, "the cancelled process is still running"
+    assert _living_members(job.pid) == []
+    with session_factory() as session:
+        assert session.get(Job, job_id).status == "cancelled"
+
+
+def test_one_heavy_job_at_a_time(runner, settings, session_factory):
+    first = add_job(session_factory, settings, "import time; time.sleep(0.5)")
+    second = add_job(session_factory, settings, "print('second')")
+    runner.tick()
+    with session_factory() as session:
+        assert [j.status for j in session.scalars(select(Job).order_by(Job.id))] == [
+            "running", "queued"]
+    run_until(runner, session_factory, second, ("succeeded",))
+    with session_factory() as session:
+        assert session.get(Job, first).status == "succeeded"
+
+
+def test_restart_marks_orphaned_jobs_interrupted(settings, session_factory):
+    dead_pid = _dead_pid()
+    with session_factory() as session:
+        orphan = Job(kind="train", params={}, status="running", pid=dead_pid)
+        finished = Job(kind="crop", params={}, status="running", pid=dead_pid)
+        session.add_all([orphan, finished])
+        session.commit()
+        folder = job_dir(settings, finished.id)
+        folder.mkdir(parents=True)
+        (folder / "exit_code").write_text("0\n")
+        recover_orphans(session, settings)
+        session.commit()
+        assert orphan.status == "interrupted" and "server stopped" in orphan.note
+        assert finished.status == "succeeded"
+
+
+def _living_members(pgid: int) -> list[int]:
+    """Processes of a group that still run (zombies left to a non-reaping init don't)."""
+    from pathlib import Path
+
+    living = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            living.append(int(stat.parent.name))
+    return living
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
