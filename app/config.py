@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_heavy_jobs: int = Field(default=1, ge=1, description="Heavy jobs that may run at once.")
+    job_runner: bool = Field(default=True, description="Start queued background jobs from "
+                             "this server process (off for benchmarks and some tests).")
     upload_max_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
     upload_max_pixels: int = Field(default=40_000_000, ge=10_000)
     secure_cookies: bool = False

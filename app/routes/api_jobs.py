@@ -1,0 +1,136 @@
+"""JSON API for scripts: jobs and runs (same rules as the pages: admins start and cancel)."""
+
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth import current_user, require_admin
+from app.deps import get_session
+from app.models import Job, Run, User
+from app.services.job_progress import job_progress
+from app.services.jobs import JobParamError, cancel_job, submit_job
+from app.services.runs import RunError, get_run, list_runs, promote, run_details
+
+router = APIRouter(prefix="/api", tags=["jobs and runs"])
+
+
+class JobRequest(BaseModel):
+    kind: Literal["export", "crop", "train", "tune"]
+    params: dict[str, Any] = Field(default_factory=dict, examples=[
+        {"dataset": "<export snapshot id>", "preset": "default", "folds": 10, "epochs": 30}])
+
+
+class JobCreated(BaseModel):
+    id: int
+
+
+class JobOut(BaseModel):
+    id: int
+    kind: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+    params: dict[str, Any]
+    note: str
+    progress: dict[str, Any]
+    run: str | None = None
+    output: str | None = None
+    created: str
+    started: str | None
+    finished: str | None
+
+
+def _job_out(request: Request, session: Session, job: Job) -> JobOut:
+    run_id = None
+    if job.status == "succeeded" and job.kind in ("train", "tune") and job.run_dir:
+        list_runs(session, request.app.state.settings)
+        run = session.scalar(select(Run).where(Run.path == job.run_dir))
+        run_id = run.id if run else None
+    return JobOut(
+        id=job.id, kind=job.kind, status=job.status, note=job.note,
+        params={k: v for k, v in job.params.items() if k != "argv"},
+        progress=job_progress(request.app.state.settings, job).as_dict(), run=run_id,
+        output=job.run_dir, created=job.created_at.isoformat(),
+        started=job.started_at.isoformat() if job.started_at else None,
+        finished=job.finished_at.isoformat() if job.finished_at else None)
+
+
+def _job(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise HTTPException(404, f"no job {job_id}")
+    return job
+
+
+@router.post("/jobs", response_model=JobCreated, status_code=201)
+def create_job(body: JobRequest, request: Request, session: Session = Depends(get_session),
+               user: User = Depends(require_admin)):
+    """Queue an export, crop, train or tune job; 422 names a bad parameter."""
+    try:
+        job = submit_job(session, request.app.state.settings, kind=body.kind,
+                         params=body.params, user_id=user.id)
+    except JobParamError as exc:
+        raise HTTPException(422, str(exc)) from None
+    session.commit()
+    return JobCreated(id=job.id)
+
+
+@router.get("/jobs", response_model=list[JobOut])
+def list_jobs(request: Request, limit: int = 50, session: Session = Depends(get_session),
+              _user: User = Depends(current_user)):
+    jobs = session.scalars(select(Job).order_by(Job.id.desc()).limit(min(limit, 500)))
+    return [_job_out(request, session, job) for job in jobs]
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+def read_job(job_id: int, request: Request, session: Session = Depends(get_session),
+             _user: User = Depends(current_user)):
+    return _job_out(request, session, _job(session, job_id))
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut)
+def cancel(job_id: int, request: Request, session: Session = Depends(get_session),
+           _user: User = Depends(require_admin)):
+    job = cancel_job(session, _job(session, job_id))
+    session.commit()
+    return _job_out(request, session, job)
+
+
+def _run(request: Request, session: Session, run_id: str) -> Run:
+    try:
+        return get_run(session, request.app.state.settings, run_id)
+    except RunError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/runs")
+def runs(request: Request, session: Session = Depends(get_session),
+         _user: User = Depends(current_user)) -> list[dict[str, Any]]:
+    return [{"id": r.id, "kind": r.kind, "active": r.active, "dataset": r.dataset_id,
+             "created": r.created_at.isoformat(), **r.summary}
+            for r in list_runs(session, request.app.state.settings)]
+
+
+@router.get("/runs/{run_id}")
+def read_run(run_id: str, request: Request, session: Session = Depends(get_session),
+             _user: User = Depends(current_user)) -> dict[str, Any]:
+    """The run's metrics.json (DESIGN.md contract) plus its id, kind and active flag."""
+    run = _run(request, session, run_id)
+    details = run_details(run)
+    return {"id": run.id, "kind": run.kind, "active": run.active, "path": str(Path(run.path)),
+            "labels": details.labels, "metrics": details.metrics, **details.metrics}
+
+
+@router.post("/runs/{run_id}/promote")
+def promote_run(run_id: str, request: Request, session: Session = Depends(get_session),
+                user: User = Depends(require_admin)) -> dict[str, Any]:
+    """Make this run the active model used by predictions."""
+    run = _run(request, session, run_id)
+    try:
+        promote(session, run=run, user_id=user.id)
+    except RunError as exc:
+        raise HTTPException(422, str(exc)) from None
+    session.commit()
+    return {"id": run.id, "active": True}

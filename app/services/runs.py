@@ -1,0 +1,158 @@
+"""Training and tuning runs the app knows: found in job folders and settings.runs_dir,
+read from their run folders (DESIGN.md contract), one of them the *active model*."""
+
+import csv
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.models import Job, Run
+from app.services import audit
+
+RUN_FILES = ("config.json", "labels.json", "model.keras", "metrics.json", "history.csv",
+             "progress.jsonl", "predictions.csv", "trials.csv")
+
+
+class RunError(LookupError):
+    pass
+
+
+def sync_runs(session: Session, settings: Settings) -> None:
+    """Register run folders made by jobs or by `onset train --out <runs_dir>`."""
+    known = {r.path for r in session.scalars(select(Run))}
+    candidates: list[tuple[Path, int | None]] = []
+    for job in session.scalars(select(Job).where(Job.kind.in_(("train", "tune")),
+                                                 Job.status == "succeeded")):
+        if job.run_dir:
+            candidates.append((Path(job.run_dir), job.id))
+    runs_dir = Path(settings.runs_dir)
+    if runs_dir.is_dir():
+        candidates += [(p.parent, None) for p in runs_dir.glob("*/metrics.json")]
+    for path, job_id in candidates:
+        if str(path) in known or not (path / "metrics.json").is_file():
+            continue
+        known.add(str(path))
+        summary = _summary(path)
+        run_id = path.name if session.get(Run, path.name) is None else f"{path.name}-{job_id}"
+        session.add(Run(id=run_id, kind="tune" if (path / "trials.csv").is_file() else "train",
+                        path=str(path), job_id=job_id, dataset_id=summary.get("dataset_id"),
+                        summary=summary, created_at=_created(path)))
+    session.flush()
+
+
+def _summary(path: Path) -> dict[str, Any]:
+    metrics = _json(path / "metrics.json") or {}
+    config = _json(path / "config.json") or {}
+    accuracy = metrics.get("accuracy", {})
+    return {"accuracy": accuracy.get("mean"), "accuracy_std": accuracy.get("std"),
+            "folds": len(accuracy.get("per_fold", [])), "macro_f1": metrics.get("macro_f1"),
+            "dataset_id": (config.get("dataset") or {}).get("id"),
+            "preset": (config.get("config") or {}).get("name"),
+            "labels": (config.get("dataset") or {}).get("labels")}
+
+
+def _created(path: Path) -> datetime:
+    return datetime.fromtimestamp((path / "metrics.json").stat().st_mtime, UTC)
+
+
+def list_runs(session: Session, settings: Settings) -> list[Run]:
+    sync_runs(session, settings)
+    return list(session.scalars(select(Run).order_by(Run.created_at.desc())))
+
+
+def get_run(session: Session, settings: Settings, run_id: str) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        sync_runs(session, settings)
+        run = session.get(Run, run_id)
+    if run is None or not Path(run.path).is_dir():
+        raise RunError(f"no run {run_id!r}")
+    return run
+
+
+def active_run(session: Session) -> Run | None:
+    return session.scalar(select(Run).where(Run.active.is_(True)))
+
+
+def promote(session: Session, *, run: Run, user_id: int | None) -> Run:
+    if not (Path(run.path) / "model.keras").is_file():
+        raise RunError(f"run {run.id} has no model.keras to predict with")
+    before = active_run(session)
+    session.execute(update(Run).values(active=False))
+    run.active = True
+    audit.record(session, action="run.promote", user_id=user_id,
+                 before={"active": before.id if before else None}, after={"active": run.id})
+    return run
+
+
+@dataclass
+class RunDetails:
+    run: Run
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    labels: list[str]
+    history: list[dict[str, str]]
+    predictions: list[dict[str, str]]
+    trials: list[dict[str, str]]
+
+    @property
+    def misclassified(self) -> list[tuple[int, dict[str, str]]]:
+        return [(i, row) for i, row in enumerate(self.predictions)
+                if row.get("true_label") != row.get("predicted_label")]
+
+    def curves(self, metric: str) -> dict[str, list[tuple[float, float]]]:
+        series: dict[str, list[tuple[float, float]]] = {}
+        for row in self.history:
+            value = row.get(metric)
+            if value not in (None, ""):
+                series.setdefault(f"fold {row['fold']}", []).append(
+                    (float(row["epoch"]), float(value)))
+        return series
+
+
+def run_details(run: Run) -> RunDetails:
+    path = Path(run.path)
+    config = _json(path / "config.json") or {}
+    return RunDetails(run=run, metrics=_json(path / "metrics.json") or {}, config=config,
+                      labels=_json(path / "labels.json") or [],
+                      history=_csv(path / "history.csv"),
+                      predictions=_csv(path / "predictions.csv"),
+                      trials=_csv(path / "trials.csv"))
+
+
+def prediction_image(run: Run, details: RunDetails, index: int) -> Path:
+    """The image of out-of-fold prediction `index`, resolved inside the run's dataset."""
+    if not 0 <= index < len(details.predictions):
+        raise RunError(f"no prediction {index} in run {run.id}")
+    dataset = Path(str((details.config.get("run") or {}).get("dataset", "")))
+    if not dataset.is_dir():
+        raise RunError(f"the run's dataset folder {dataset} is not on this machine")
+    target = (dataset / details.predictions[index]["path"]).resolve()
+    if not target.is_relative_to(dataset.resolve()) or not target.is_file():
+        raise RunError(f"prediction {index}'s image is not inside the dataset folder")
+    return target
+
+
+def run_files(run: Run) -> list[Path]:
+    path = Path(run.path)
+    return [path / name for name in RUN_FILES if (path / name).is_file()]
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
