@@ -25,8 +25,9 @@ def settings(tmp_path, migrated_template) -> Settings:
     data_dir = tmp_path / "var"
     data_dir.mkdir()
     shutil.copy(migrated_template, data_dir / "onset.db")
+    # No job runner thread unless a test asks for one (settings.model_copy(update=...)).
     return Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'onset.db'}",
-                    secret_key="test-secret")
+                    secret_key="test-secret", job_runner=False)
 
 
 @pytest.fixture

@@ -37,3 +37,23 @@ def route_table(app) -> list[tuple[str, str]]:
 
     walk(app.routes, "")
     return sorted(set(found))
+
+
+def admin_only_routes(app) -> list[tuple[str, str]]:
+    """(method, path) of every route whose dependencies include `require_admin`."""
+    from app.auth import require_admin
+
+    def needs_admin(dependant) -> bool:
+        return any(d.call is require_admin or needs_admin(d) for d in dependant.dependencies)
+
+    found: list[tuple[str, str]] = []
+
+    def walk(routes, prefix: str) -> None:
+        for route in routes:
+            if hasattr(route, "original_router"):
+                walk(route.original_router.routes, prefix + route.include_context.prefix)
+            elif getattr(route, "dependant", None) is not None and needs_admin(route.dependant):
+                found.extend((m, prefix + route.path) for m in route.methods if m != "HEAD")
+
+    walk(app.routes, "")
+    return sorted(set(found))
