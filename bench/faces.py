@@ -11,20 +11,21 @@ lfw_subset faces, grayscale, 640x490, shifted/scaled/rotated a little from frame
 one sequence has a sudden jump, so the fallback (per-frame detection on a segment whose
 key frames disagree) is part of the cost.
 
-    .venv/bin/python bench/faces.py [--repeat 2] [--skip-defaults]
+    .venv/bin/python bench/faces.py [--repeat 3] [--skip-defaults]
 """
 
 import argparse
 import math
+import os
+import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
-
-from bench.common import timed  # noqa: E402
 
 FRAME_SIZE = (640, 490)
 
@@ -107,7 +108,8 @@ def summarize(faces_per_seq, reference_per_seq) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=2, help="timed runs per method (median)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="interleaved timing rounds (median per method)")
     parser.add_argument("--skip-defaults", action="store_true",
                         help="skip the slow MTCNN-defaults run")
     args = parser.parse_args()
@@ -122,7 +124,7 @@ def main() -> None:
     detect_each(next(iter(seqs.values()))[:2], params)  # warm TF's kernels once
 
     def run(fn):
-        return lambda: [fn(frames) for frames in seqs.values()]
+        return lambda: [fn(frames) for frames in seqs.values()]  # one result list per sequence
 
     methods = {
         "per-frame (reference)": lambda frames: detect_each(frames, params, batch_size=1),
@@ -135,12 +137,20 @@ def main() -> None:
             lambda frames: detect_each(frames, defaults, batch_size=1))
 
     print(f"{len(seqs)} sequences, {frame_count} frames of {FRAME_SIZE[0]}x{FRAME_SIZE[1]}; "
-          f"{params}; {track}; median of {args.repeat} runs", flush=True)
-    results, timings = {}, {}
-    for label, fn in methods.items():
-        results[label] = run(fn)()
-        timings[label], _ = timed(run(fn), repeat=args.repeat)
-        print(f"  timed {label}: {timings[label]:.2f} s", flush=True)
+          f"{params}; {track}; median of {args.repeat} interleaved rounds", flush=True)
+    print(f"CPU cores visible: {os.cpu_count()}", flush=True)
+    # Rounds interleave the methods so that load from other processes on this shared
+    # machine hits all of them alike; each method's time is its median over the rounds.
+    results, runs = {}, {label: [] for label in methods}
+    for round_index in range(args.repeat):
+        for label, fn in methods.items():
+            if label.startswith("MTCNN defaults") and round_index > 0:
+                continue  # slow context run, not the reference: timed once
+            start = time.perf_counter()
+            results[label] = run(fn)()
+            runs[label].append(time.perf_counter() - start)
+            print(f"  round {round_index + 1}: {label}: {runs[label][-1]:.2f} s", flush=True)
+    timings = {label: statistics.median(times) for label, times in runs.items()}
 
     reference = results["per-frame (reference)"]
     ref_time = timings["per-frame (reference)"]
