@@ -231,6 +231,13 @@ class _Painter:
         else:
             ys = self.look.hairline + (temple_y - self.look.hairline) * np.abs(xs) ** 2.4
         self.poly(np.vstack([arc, np.stack([xs, ys], axis=1)]), hair)
+        # Strands: curves from the crown down to the hairline, so hair is not a flat cap.
+        crown = np.array([0.15, shape.forehead_top - 0.02])
+        for x in np.linspace(-0.8, 0.8, 9):
+            end = np.array([x, np.interp(x, xs, ys) - 0.04])
+            mid = (crown + end) / 2 + (x * 0.25, -0.12)
+            self.line(catmull_rom(np.array([crown + (x * 0.3, 0.0), mid, end]), k=5),
+                      shade(hair, 0.72 if sum(hair) > 150 else 1.6), 0.01)
 
     def _brows(self, pts: np.ndarray) -> None:
         th = self.shape.brow_thick

@@ -136,7 +136,7 @@ RECIPES: dict[str, Recipe] = {
     "fear": Recipe(core=((1, 1.0), (2, 0.8), (4, 0.8), (5, 1.0), (20, 1.0), (25, 1.0),
                          (26, 0.5))),
     "sadness": Recipe(core=((1, 1.0), (4, 0.7), (15, 1.0)), optional=((17, 0.8, 0.6),)),
-    "contempt": Recipe(core=((14, 1.2),)),
+    "contempt": Recipe(core=((14, 1.4),)),
 }
 
 

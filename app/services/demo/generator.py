@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import shutil
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +156,10 @@ def _render_sequence(root: Path, plan: SubjectPlan, seq: SequencePlan, neutral: 
         au_level = {au: strength * t for au, strength in seq.expression.aus}
         image = renderer.render(pose, points, au_level, timecode(seq.timecode_start + f - 1),
                                 noise_rng)
-        image.save(ck.image_path(root, plan.code, seq.code, f), format="PNG", compress_level=1)
+        # Fastest deflate level with run-length matching: a third of the time of the default
+        # level and, on these grainy frames, a smaller file than plain level 1.
+        image.save(ck.image_path(root, plan.code, seq.code, f), format="PNG", compress_level=1,
+                   compress_type=zlib.Z_RLE)
         ck.landmarks_path(root, plan.code, seq.code, f).write_text(
             ck.landmarks_text(pose.to_image(points)), encoding="ascii")
 

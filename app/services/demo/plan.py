@@ -152,7 +152,13 @@ def _sample_look(rng: np.random.Generator, mode: str) -> Look:
     lips = tuple(int(c) for c in
                  np.clip(np.array(skin) * (0.72, 0.52, 0.55) + (30, 10, 10), 0, 255))
     brows = tuple(int(c * 0.8) for c in hair)
-    gray = int(rng.integers(70, 170))
+    # A backdrop that stands out from both hair and skin, even once converted to grayscale.
+    def luma(rgb):
+        return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+
+    allowed = [g for g in range(50, 200, 5)
+               if abs(g - luma(hair)) > 50 and abs(g - luma(skin)) > 30] or [50, 195]
+    gray = int(allowed[rng.integers(len(allowed))])
     tint = rng.integers(-12, 13, size=3) if mode == "RGB" else np.zeros(3, dtype=int)
     top = tuple(int(np.clip(gray + 25 + t, 0, 255)) for t in tint)
     bottom = tuple(int(np.clip(gray - 20 + t, 0, 255)) for t in tint)
