@@ -63,7 +63,7 @@ class DetectionParams:
     min_face_size: int = 60          # smallest face searched for, in original-image pixels
     max_side: int = 1024             # bigger images are shrunk for detection, boxes mapped back
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8)  # PNet, RNet, ONet confidence
-    scale_factor: float = 0.709      # image pyramid step
+    scale_factor: float = 0.709      # image pyramid step (0.6..0.709)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
@@ -72,8 +72,9 @@ class DetectionParams:
         _require(self.max_side >= 64, "max_side", self.max_side, ">= 64 px")
         _require(len(self.thresholds) == 3 and all(0 < t < 1 for t in self.thresholds),
                  "thresholds", self.thresholds, "three values in (0, 1)")
-        _require(0.3 <= self.scale_factor < 0.95, "scale_factor", self.scale_factor,
-                 "in [0.3, 0.95)")
+        # Outside this range mtcnn 1.0's pyramid can shrink below PNet's window and crash.
+        _require(0.6 <= self.scale_factor <= 0.709, "scale_factor", self.scale_factor,
+                 "in [0.6, 0.709]")
 
     def key(self) -> str:
         return stable_key("detection/1", asdict(self))
@@ -241,7 +242,7 @@ def _detection_image(array: np.ndarray, params: DetectionParams) -> tuple[np.nda
 
 
 def _run_mtcnn(batch: list[np.ndarray], params: DetectionParams) -> np.ndarray:
-    if min(batch[0].shape[:2]) < 2 * 12:  # smaller than two PNet windows: nothing to find
+    if min(batch[0].shape[:2]) < 32:  # too small for a 20 px face (and mtcnn's pyramid)
         return np.empty((0, 16))
     pnet, rnet, onet = params.thresholds
     rows = get_detector().detect_faces(

@@ -266,6 +266,8 @@ def test_importing_faces_does_not_load_tensorflow():
 def test_bad_parameters_name_the_field():
     with pytest.raises(ValueError, match="min_face_size"):
         DetectionParams(min_face_size=10)
+    with pytest.raises(ValueError, match="scale_factor"):
+        DetectionParams(scale_factor=0.8)  # mtcnn 1.0 crashes on some image sizes above 0.709
     with pytest.raises(ValueError, match="crop color"):
         CropParams(color="blue")
     with pytest.raises(ValueError, match="face source"):
@@ -280,3 +282,9 @@ def test_downscaled_crop_does_not_alias():
                 source="landmarks", method="landmarks")
     crop = crop_from_face(stripes, face, CropParams(size=70, margin=0.0, align=False))
     assert abs(crop[5:-5, 5:-5].mean() - 127.5) < 10 and crop[5:-5, 5:-5].std() < 20
+
+
+@pytest.mark.parametrize("shape", [(10, 12), (31, 40), (25, 300)])
+def test_tiny_images_give_no_face_instead_of_crashing(detector, shape):
+    params = DetectionParams(min_face_size=20, scale_factor=0.6)
+    assert not crop_face(np.full(shape, 128, np.uint8), detection=params).found
