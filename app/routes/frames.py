@@ -1,0 +1,75 @@
+"""Frame images, addressed by frame id only (never by a path from the request).
+
+Answers carry an ETag and a private Cache-Control, and a matching If-None-Match gets a bodiless
+304, so scrubbing back and forth through a filmstrip costs almost nothing the second time."""
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from sqlalchemy.orm import Session
+
+from app.auth import require_reviewer
+from app.deps import get_session
+from app.models import User
+from app.services.thumbs import (
+    FrameFile,
+    FrameUnavailable,
+    check_original,
+    etag_matches,
+    locate,
+    rendition,
+)
+
+router = APIRouter()
+
+# Private: frames sit behind a login. An hour of freshness, then a cheap 304 revalidation.
+CACHE_CONTROL = "private, max-age=3600"
+
+
+def _unavailable(exc: FrameUnavailable) -> JSONResponse:
+    return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+
+def _not_modified(request: Request, frame: FrameFile) -> Response | None:
+    if etag_matches(request.headers.get("if-none-match"), frame.etag):
+        return Response(status_code=304, headers={"ETag": frame.etag,
+                                                  "Cache-Control": CACHE_CONTROL})
+    return None
+
+
+@router.get("/frames/{frame_id:int}.png", include_in_schema=False)
+def original_frame(request: Request, frame_id: int, session: Session = Depends(get_session),
+                   _user: User = Depends(require_reviewer)):
+    try:
+        frame = locate(session, frame_id)
+        if (cached := _not_modified(request, frame)) is not None:
+            return cached
+        check_original(frame)
+    except FrameUnavailable as exc:
+        return _unavailable(exc)
+    return FileResponse(frame.path, media_type="image/png",
+                        headers={"ETag": frame.etag, "Cache-Control": CACHE_CONTROL})
+
+
+def _rendition(request: Request, frame_id: int, variant: str, session: Session) -> Response:
+    try:
+        frame = locate(session, frame_id, variant=variant)
+        if (cached := _not_modified(request, frame)) is not None:
+            return cached
+        path = rendition(frame, variant=variant,
+                         thumbs_dir=request.app.state.settings.thumbs_dir)
+    except FrameUnavailable as exc:
+        return _unavailable(exc)
+    return FileResponse(path, media_type="image/jpeg",
+                        headers={"ETag": frame.etag, "Cache-Control": CACHE_CONTROL})
+
+
+@router.get("/frames/{frame_id:int}/thumb.jpg", include_in_schema=False)
+def frame_thumb(request: Request, frame_id: int, session: Session = Depends(get_session),
+                _user: User = Depends(require_reviewer)):
+    return _rendition(request, frame_id, "thumb", session)
+
+
+@router.get("/frames/{frame_id:int}/view.jpg", include_in_schema=False)
+def frame_view(request: Request, frame_id: int, session: Session = Depends(get_session),
+               _user: User = Depends(require_reviewer)):
+    return _rendition(request, frame_id, "view", session)

@@ -1,0 +1,196 @@
+"""The review page of one sequence, and saving a reviewer's annotation or an admin's decision
+from it. htmx saves answer with the re-rendered side panel (or HX-Redirect to the next
+sequence); plain form posts answer with a redirect (convention 4)."""
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
+
+from app.auth import Forbidden, require_reviewer
+from app.deps import get_session
+from app.htmx import is_htmx, render
+from app.models import EMOTIONS, User
+from app.services.review import (
+    MAX_NOTE_CHARS,
+    NotAllowed,
+    ReviewData,
+    ReviewError,
+    ReviewInput,
+    SequenceMissing,
+    StaleVersion,
+    describe_change,
+    format_time,
+    input_from_strings,
+    load_review,
+    next_in_queue,
+    save_annotation,
+    save_decision,
+)
+from app.services.sequence_list import FilterError, ListFilters, parse_filters
+
+router = APIRouter()
+
+
+def _queue_filters(queue: str) -> ListFilters:
+    from urllib.parse import parse_qsl
+
+    try:
+        return parse_filters(dict(parse_qsl(queue)))
+    except FilterError:
+        return ListFilters()
+
+
+def review_url(sequence_id: int, *, queue: str = "", deciding: bool = False) -> str:
+    params = {k: v for k, v in (("queue", queue), ("decide", "1" if deciding else "")) if v}
+    return f"/sequences/{sequence_id}" + (f"?{urlencode(params)}" if params else "")
+
+
+def _form_values(data: ReviewData, *, deciding: bool) -> dict:
+    """What the form starts with: the saved row, else a suggestion (flagged `prefilled`)."""
+    row = data.decision if deciding else data.mine
+    if row is not None:
+        return {"label": row.label, "onset_frame": row.onset_frame,
+                "apex_frame": row.apex_frame, "note": row.note, "exclude": row.exclude,
+                "version": row.version, "prefilled": False}
+    # A new decision starts from what the reviewers said; a new annotation from CK+'s label,
+    # so agreeing with CK+ costs one key (Enter) and disagreeing one more.
+    eff = data.effective
+    if deciding:
+        return {"label": eff.label, "onset_frame": eff.onset, "apex_frame": eff.apex,
+                "note": "", "exclude": eff.exclude, "version": 0, "prefilled": True}
+    return {"label": data.sequence.original_label, "onset_frame": None, "apex_frame": None,
+            "note": "", "exclude": False, "version": 0,
+            "prefilled": data.sequence.original_label is not None}
+
+
+def _context(data: ReviewData, user: User, *, queue: str, deciding: bool,
+             form: dict | None = None, **extra) -> dict:
+    seq = data.sequence
+    frames = [{"id": fid, "number": number, "thumb": f"/frames/{fid}/thumb.jpg",
+               "view": f"/frames/{fid}/view.jpg", "original": f"/frames/{fid}.png"}
+              for fid, number in data.frames]
+    history = [{"who": e.user.name if e.user else "system", "at": format_time(e.at),
+                "action": e.action, "changes": describe_change(e)} for e in data.history]
+    return {
+        "seq": seq, "name": f"{seq.subject.code} / {seq.code}", "frames": frames,
+        "emotions": EMOTIONS, "effective": data.effective, "data": data,
+        "original": EMOTIONS[seq.original_label] if seq.original_label is not None else None,
+        "facs": [_facs_text(au, intensity) for au, intensity in seq.facs or []],
+        "others": data.annotations if deciding else data.others, "mine": data.mine,
+        "decision": data.decision, "history": history, "deciding": deciding,
+        "form": form or _form_values(data, deciding=deciding), "queue": queue,
+        "back_url": "/sequences" + (f"?{queue}" if queue else ""),
+        "self_url": review_url(seq.id, queue=queue, deciding=deciding),
+        "toggle_url": review_url(seq.id, queue=queue, deciding=not deciding),
+        "max_note": MAX_NOTE_CHARS, "format_time": format_time,
+        "message": None, "error": None, "conflict": None, **extra,
+    }
+
+
+def _facs_text(au: float, intensity: float) -> str:
+    # CK+ intensities 1-5 are FACS letters A-E; 0 means "not coded".
+    letter = "ABCDE"[int(intensity) - 1] if 1 <= int(intensity) <= 5 else ""
+    return f"{int(au)}{letter}"
+
+
+def _load(session: Session, sequence_id: int, user: User) -> ReviewData | None:
+    try:
+        return load_review(session, sequence_id=sequence_id, user_id=user.id)
+    except SequenceMissing:
+        return None
+
+
+@router.get("/sequences/{sequence_id:int}", include_in_schema=False)
+def review_page(request: Request, sequence_id: int, queue: str = "", decide: bool = False,
+                saved: str = "", session: Session = Depends(get_session),
+                user: User = Depends(require_reviewer)):
+    data = _load(session, sequence_id, user)
+    if data is None:
+        return render(request, "error.html", {"status": 404, "message":
+                      f"There is no sequence with id {sequence_id}."}, status_code=404)
+    deciding = decide and user.is_admin
+    message = "Saved. That was the last sequence in your queue." if saved == "last" else (
+        "Saved." if saved else None)
+    return render(request, "review.html",
+                  _context(data, user, queue=queue, deciding=deciding, message=message))
+
+
+@router.post("/sequences/{sequence_id:int}/review", include_in_schema=False)
+async def save_review(request: Request, sequence_id: int,
+                      session: Session = Depends(get_session),
+                      user: User = Depends(require_reviewer)):
+    form = await request.form()
+    queue = str(form.get("queue") or "")
+    deciding = form.get("mode") == "decision"
+    go_next = (form.get("intent") or form.get("action")) == "next"
+    status, extra, data_in = 200, {}, None
+    try:
+        data_in = input_from_strings(form)
+        saver = save_decision if deciding else save_annotation
+        saver(session, sequence_id=sequence_id, user=user, data=data_in)
+    except NotAllowed as exc:
+        raise Forbidden(str(exc)) from None
+    except SequenceMissing:
+        return render(request, "error.html", {"status": 404, "message":
+                      f"There is no sequence with id {sequence_id}."}, status_code=404)
+    except ReviewError as exc:
+        status, extra = 422, {"error": {"field": exc.field, "message": exc.message}}
+    except StaleVersion as exc:
+        status, extra = 409, {"conflict": exc, "error": {"field": "version",
+                                                        "message": str(exc)}}
+    if status == 200:
+        session.commit()  # visible before the browser follows us to the next page
+    if status == 200 and go_next:
+        next_id = next_in_queue(session, user_id=user.id, after_id=sequence_id,
+                                filters=_queue_filters(queue), deciding=deciding)
+        if next_id is not None:
+            target = review_url(next_id, queue=queue, deciding=deciding)
+            if is_htmx(request):
+                return HTMLResponse("", headers={"HX-Redirect": target})
+            return RedirectResponse(target, status_code=303)
+        extra = {"message": "Saved. That was the last sequence in your queue — "
+                            "nothing left to review there."}
+    elif status == 200:
+        extra = {"message": "Saved."}
+    if status == 200 and not is_htmx(request):
+        saved = "last" if go_next else "1"
+        url = review_url(sequence_id, queue=queue, deciding=deciding)
+        return RedirectResponse(url + ("&" if "?" in url else "?") + f"saved={saved}",
+                                status_code=303)
+    data = load_review(session, sequence_id=sequence_id, user_id=user.id)
+    form_values = None
+    if status != 200 and data_in is not None:
+        # Keep what the user typed; keep the version they read, so a stale form stays stale.
+        form_values = {**_values(data_in), "prefilled": False}
+    elif status != 200:
+        form_values = {**_form_values(data, deciding=deciding), **_raw(form)}
+    context = _context(data, user, queue=queue, deciding=deciding, form=form_values, **extra)
+    return render(request, "review.html", context, block="panel", status_code=status)
+
+
+def _values(data: ReviewInput) -> dict:
+    return {"label": data.label, "onset_frame": data.onset_frame,
+            "apex_frame": data.apex_frame, "note": data.note, "exclude": data.exclude,
+            "version": data.version}
+
+
+def _raw(form) -> dict:
+    """Unparsable input, echoed back as typed so the user can fix it."""
+    names = ("label", "onset_frame", "apex_frame", "note", "version")
+    return {name: form.get(name) for name in names if form.get(name) is not None}
+
+
+@router.get("/sequences/{sequence_id:int}/next", include_in_schema=False)
+def skip_to_next(sequence_id: int, queue: str = "", decide: bool = False,
+                 session: Session = Depends(get_session),
+                 user: User = Depends(require_reviewer)):
+    """The next sequence in the queue without saving this one; the list when none is left."""
+    deciding = decide and user.is_admin
+    next_id = next_in_queue(session, user_id=user.id, after_id=sequence_id,
+                            filters=_queue_filters(queue), deciding=deciding)
+    if next_id is None:
+        return RedirectResponse("/sequences" + (f"?{queue}" if queue else ""), status_code=303)
+    return RedirectResponse(review_url(next_id, queue=queue, deciding=deciding),
+                            status_code=303)

@@ -1,0 +1,280 @@
+"""Reviewing one sequence: load it, save a reviewer's annotation or an admin's decision
+(validated, optimistically locked, audited), and find the next sequence in a reviewer's queue.
+
+Locking: every Annotation/Decision row carries a `version`; one that does not exist yet is
+version 0. A save names the version it was read at and succeeds only if that is still the
+stored version, checked in the UPDATE itself (`WHERE version = :read`), so two tabs, two
+devices or two admins can never overwrite each other silently."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from app.models import EMOTIONS, Annotation, AuditEntry, Decision, Frame, Sequence, User, utcnow
+from app.services import audit
+from app.services.effective import Effective, effective_for
+from app.services.sequence_list import ListFilters, load_rows, matches, sort_rows
+
+MAX_NOTE_CHARS = 2000
+FIELDS = ("label", "onset_frame", "apex_frame", "note", "exclude")
+
+
+class ReviewError(ValueError):
+    """An invalid value; `field` names it (label, onset_frame, apex_frame, note, version)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class SequenceMissing(LookupError):
+    pass
+
+
+class NotAllowed(PermissionError):
+    pass
+
+
+class StaleVersion(Exception):
+    """The row changed since the client read it."""
+
+    def __init__(self, *, what: str, read_version: int, current: dict[str, Any] | None,
+                 by: str | None, at: datetime | None):
+        self.what, self.read_version, self.current, self.by, self.at = (
+            what, read_version, current, by, at)
+        if current is None:
+            message = (f"This {what} does not exist yet (version 0), but the save was made "
+                       f"from version {read_version}. Reload the page, then save again.")
+        else:
+            when = f" at {format_time(at)}" if at else ""
+            message = (f"This {what} was changed by {by}{when} (now version "
+                       f"{current['version']}, you read version {read_version}). Reload the "
+                       "page to see the change, then save again.")
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class ReviewInput:
+    label: int | None
+    onset_frame: int | None
+    apex_frame: int | None
+    note: str
+    exclude: bool
+    version: int
+
+
+def format_time(at: datetime) -> str:
+    if at.tzinfo is None:  # SQLite hands back naive datetimes; they are stored as UTC
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def input_from_strings(form: Mapping[str, Any]) -> ReviewInput:
+    """A ReviewInput from form fields (all strings); raises ReviewError naming the field."""
+
+    def number(name: str, *, required: bool = False) -> int | None:
+        raw = str(form.get(name) or "").strip()
+        if not raw:
+            if required:
+                raise ReviewError(name, "is missing")
+            return None
+        if not raw.lstrip("-").isdigit():
+            raise ReviewError(name, f"{raw!r} is not a whole number")
+        return int(raw)
+
+    exclude = str(form.get("exclude") or "").strip().lower() in ("1", "on", "true", "yes")
+    return ReviewInput(label=number("label"), onset_frame=number("onset_frame"),
+                       apex_frame=number("apex_frame"), note=str(form.get("note") or ""),
+                       exclude=exclude, version=number("version", required=True) or 0)
+
+
+def validate(data: ReviewInput, *, frame_count: int) -> None:
+    if data.label is not None and not 0 <= data.label < len(EMOTIONS):
+        raise ReviewError("label", f"{data.label} is not a CK+ emotion code (0-7)")
+    if data.label is None and not data.exclude:
+        raise ReviewError("label", "choose an emotion (0-7) or mark the sequence excluded")
+    for name in ("onset_frame", "apex_frame"):
+        value = getattr(data, name)
+        if value is not None and not 1 <= value <= frame_count:
+            raise ReviewError(name, f"frame {value} is outside this sequence's frames "
+                                    f"1..{frame_count}")
+    if (data.onset_frame is not None and data.apex_frame is not None
+            and data.apex_frame < data.onset_frame):
+        raise ReviewError("apex_frame", f"apex frame {data.apex_frame} comes before the "
+                                        f"onset frame {data.onset_frame}")
+    if len(data.note) > MAX_NOTE_CHARS:
+        raise ReviewError("note", f"is {len(data.note)} characters long; at most "
+                                  f"{MAX_NOTE_CHARS} are allowed")
+    if data.version < 0:
+        raise ReviewError("version", "must be 0 or more")
+
+
+def snapshot(row: Annotation | Decision | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {"label": row.label, "onset_frame": row.onset_frame, "apex_frame": row.apex_frame,
+            "note": row.note, "exclude": row.exclude, "version": row.version}
+
+
+def _sequence(session: Session, sequence_id: int) -> Sequence:
+    sequence = session.get(Sequence, sequence_id)
+    if sequence is None:
+        raise SequenceMissing(f"no sequence with id {sequence_id}")
+    return sequence
+
+
+def save_annotation(session: Session, *, sequence_id: int, user: User,
+                    data: ReviewInput) -> Annotation:
+    """Store `user`'s own annotation; raises ReviewError, StaleVersion or SequenceMissing."""
+    sequence = _sequence(session, sequence_id)
+    validate(data, frame_count=sequence.frame_count)
+    existing = session.scalar(select(Annotation).where(
+        Annotation.sequence_id == sequence_id, Annotation.user_id == user.id))
+    return _save(session, Annotation, existing, data, user=user, sequence_id=sequence_id,
+                 what="annotation", key={"sequence_id": sequence_id, "user_id": user.id})
+
+
+def save_decision(session: Session, *, sequence_id: int, user: User,
+                  data: ReviewInput) -> Decision:
+    """Store the admin's final decision; same validation, locking and audit as annotations."""
+    if not user.is_admin:
+        raise NotAllowed("Only admins can record a final decision.")
+    sequence = _sequence(session, sequence_id)
+    validate(data, frame_count=sequence.frame_count)
+    existing = session.get(Decision, sequence_id)
+    return _save(session, Decision, existing, data, user=user, sequence_id=sequence_id,
+                 what="admin decision", key={"sequence_id": sequence_id})
+
+
+def _save(session: Session, model, existing, data: ReviewInput, *, user: User,
+          sequence_id: int, what: str, key: dict[str, int]):
+    read = data.version
+    if (existing.version if existing else 0) != read:
+        raise _stale(what, read, existing)
+    values = {name: getattr(data, name) for name in FIELDS}
+    before = snapshot(existing)
+    if existing is not None and all(getattr(existing, n) == v for n, v in values.items()):
+        return existing  # nothing changed: no new version, no audit entry
+    now = utcnow()
+    if existing is None:
+        row = model(**{**key, **values, "user_id": user.id, "version": 1, "updated_at": now})
+        session.add(row)
+        try:
+            session.flush()
+        except IntegrityError:
+            # Someone saved a first version between our read and our insert (the unique
+            # key caught it). Nothing else was written in this unit of work yet.
+            session.rollback()
+            raise _stale(what, read, session.scalar(select(model).filter_by(**key))) from None
+    else:
+        conditions = [getattr(model, k) == v for k, v in key.items()]
+        result = session.execute(
+            update(model).where(*conditions, model.version == read)
+            .values(**values, version=read + 1, updated_at=now, user_id=user.id)
+            .execution_options(synchronize_session=False))
+        session.expire(existing)
+        if result.rowcount != 1:
+            raise _stale(what, read, existing)
+        row = existing
+    action = "annotation.save" if model is Annotation else "decision.save"
+    audit.record(session, action=action, user_id=user.id, sequence_id=sequence_id,
+                 before=before, after=snapshot(row))
+    session.flush()
+    return row
+
+
+def _stale(what: str, read: int, row) -> StaleVersion:
+    return StaleVersion(what=what, read_version=read, current=snapshot(row),
+                        by=row.user.name if row is not None else None,
+                        at=row.updated_at if row is not None else None)
+
+
+@dataclass
+class ReviewData:
+    sequence: Sequence
+    frames: list[tuple[int, int]]  # (frame id, number)
+    annotations: list[Annotation]  # everyone's, with .user loaded
+    mine: Annotation | None
+    decision: Decision | None
+    effective: Effective
+    history: list[AuditEntry]
+
+    @property
+    def others(self) -> list[Annotation]:
+        return [a for a in self.annotations if a is not self.mine]
+
+
+def load_review(session: Session, *, sequence_id: int, user_id: int,
+                history_limit: int = 30) -> ReviewData:
+    """One sequence with its frames, everyone's annotations, the decision and the history,
+    in five small queries (the review page and the API both use this)."""
+    sequence = session.scalar(select(Sequence).options(joinedload(Sequence.subject))
+                              .where(Sequence.id == sequence_id))
+    if sequence is None:
+        raise SequenceMissing(f"no sequence with id {sequence_id}")
+    frames = [tuple(r) for r in session.execute(
+        select(Frame.id, Frame.number).where(Frame.sequence_id == sequence_id)
+        .order_by(Frame.number))]
+    annotations = list(session.scalars(
+        select(Annotation).options(joinedload(Annotation.user))
+        .where(Annotation.sequence_id == sequence_id).order_by(Annotation.updated_at)))
+    decision = session.scalar(select(Decision).options(joinedload(Decision.user))
+                              .where(Decision.sequence_id == sequence_id))
+    history = list(session.scalars(
+        select(AuditEntry).options(joinedload(AuditEntry.user))
+        .where(AuditEntry.sequence_id == sequence_id)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(history_limit)))
+    mine = next((a for a in annotations if a.user_id == user_id), None)
+    return ReviewData(sequence, frames, annotations, mine, decision,
+                      effective_for(sequence.original_label, annotations, decision), history)
+
+
+def next_in_queue(session: Session, *, user_id: int, after_id: int, filters: ListFilters,
+                  deciding: bool = False) -> int | None:
+    """The reviewer's next sequence: in the list's order (with the list's filters), the first
+    one after `after_id` that this user has not reviewed yet (when `deciding`, that has no
+    admin decision yet), wrapping around to the start; None when the queue is empty."""
+    rows = sort_rows(load_rows(session, user_id=user_id), filters)
+    start = next((i for i, r in enumerate(rows) if r.id == after_id), -1) + 1
+    for row in rows[start:] + rows[:start]:
+        if row.id == after_id or not matches(row, filters):
+            continue
+        if (row.decided if deciding else row.reviewed_by_me):
+            continue
+        return row.id
+    return None
+
+
+def describe_change(entry: AuditEntry) -> list[str]:
+    """Readable lines for a history entry: what changed from `before` to `after`."""
+    before, after = entry.before or {}, entry.after or {}
+    lines = []
+    for name in FIELDS:
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        lines.append(f"{_field_title(name)}: {_show(name, old)} → {_show(name, new)}")
+    return lines
+
+
+def _field_title(name: str) -> str:
+    return {"onset_frame": "onset", "apex_frame": "apex"}.get(name, name)
+
+
+def _show(name: str, value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if name == "label":
+        return EMOTIONS[value] if isinstance(value, int) and 0 <= value < 8 else str(value)
+    if name == "exclude":
+        return "yes" if value else "no"
+    if name == "note":
+        text = str(value)
+        return f"“{text[:60]}…”" if len(text) > 60 else f"“{text}”"
+    return str(value)
