@@ -1,0 +1,169 @@
+"""`onset train`, `onset tune`, `onset predict`, `onset evaluate`.
+
+TensorFlow loads inside the commands only, so `onset --help` stays fast.
+"""
+
+from pathlib import Path
+
+import typer
+
+from app.cli.common import err_console, fail, print_json
+from app.cli.root import cli
+
+_DATASET_HELP = "An export folder or .zip (manifest.csv + dataset.json + images/)."
+_RUN_HELP = "A run folder written by `onset train` or `onset tune` (holds model.keras)."
+
+
+def _config(preset: str | None, config_file: Path | None):
+    from training.config import ConfigError, load, preset as get_preset
+
+    if preset and config_file:
+        fail("give either --preset or --config, not both")
+    try:
+        return load(config_file) if config_file else get_preset(preset or "default")
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _log(message: str) -> None:
+    err_console.print(f"[bold]»[/] {message}", highlight=False)
+
+
+@cli.command("train")
+def train_command(
+    dataset: Path = typer.Argument(..., help=_DATASET_HELP),
+    preset: str = typer.Option(None, "--preset", help="Named config: 'default' (the best "
+                               "known) or 'baseline' (a plain small CNN). Default: default."),
+    config_file: Path = typer.Option(None, "--config", help="A config JSON file (or a run's "
+                                     "config.json) instead of a preset."),
+    folds: int = typer.Option(None, "--folds", help="Cross-validation folds; fewer than the "
+                              "manifest's are merged deterministically. Default: all of them."),
+    epochs: int = typer.Option(None, "--epochs", help="Override the config's epoch budget."),
+    out: Path = typer.Option(Path("runs"), "--out", help="Where run folders are created."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same run)."),
+    as_json: bool = typer.Option(False, "--json", help="Print metrics and the run folder as "
+                                 "JSON on stdout (Keras's epoch lines are then silenced)."),
+) -> None:
+    """Cross-validate a CNN over the export's subject-grouped folds, then fit a final model.
+
+    Writes runs/<id>/: config.json, labels.json, model.keras, metrics.json, history.csv, progress.jsonl and out-of-fold predictions.csv.
+    """  # noqa: E501 (one line per paragraph: the help renderer keeps line breaks)
+    from training.config import ConfigError
+    from training.data import DatasetError
+    from training.run_files import summary_table
+    from training.train import train
+
+    config = _config(preset, config_file)
+    try:
+        result = train(dataset, config, folds=folds, epochs=epochs, out_dir=out, seed=seed,
+                       verbose=0 if as_json else 2, log=_log)
+    except (DatasetError, ConfigError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json({"run_dir": str(result.run_dir), "elapsed_s": result.elapsed_s,
+                    **result.metrics})
+    else:
+        err_console.print(summary_table(result.metrics), highlight=False)
+        err_console.print(f"run folder: {result.run_dir}  ({result.elapsed_s:.0f} s)",
+                          highlight=False)
+
+
+@cli.command("tune")
+def tune_command(
+    dataset: Path = typer.Argument(..., help=_DATASET_HELP),
+    trials: int = typer.Option(20, "--trials", help="Most trials to run (in total, counting "
+                               "those of an interrupted search being resumed)."),
+    max_minutes: float = typer.Option(None, "--max-minutes", help="Time budget: no new trial "
+                                      "starts, and a running one stops, at the deadline."),
+    algorithm: str = typer.Option("bayesian", "--algorithm",
+                                  help="hyperband, bayesian or random."),
+    epochs: int = typer.Option(None, "--epochs", help="Most epochs per trial (and for the "
+                               "final cross-validation of the best config)."),
+    folds: int = typer.Option(None, "--folds", help="Folds for the final cross-validation "
+                              "of the best config. Default: the manifest's."),
+    out: Path = typer.Option(Path("runs"), "--out", help="Where the tuning folder (resumable) "
+                             "and the best config's run folder go."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Tune the CNN with KerasTuner, then cross-validate the best config into a run folder.
+
+    Searches per-layer activation, dropout and width, optimizer, learning rate and batch size. Re-running with the same DATASET and --out resumes an interrupted search. Set KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT to tune distributed (see training/README.md).
+    """  # noqa: E501 (one line per paragraph: the help renderer keeps line breaks)
+    from training.config import ConfigError
+    from training.data import DatasetError
+    from training.run_files import summary_table
+    from training.tune import TuneError, tune
+
+    try:
+        result = tune(dataset, trials=trials, max_minutes=max_minutes, algorithm=algorithm,
+                      epochs=epochs, folds=folds, out_dir=out, seed=seed,
+                      verbose=0 if as_json else 2, log=_log)
+    except (DatasetError, ConfigError, TuneError) as exc:
+        fail(str(exc))
+    if result.run is None:  # a distributed worker/chief: the search is all it does
+        if as_json:
+            print_json({"tuning_dir": str(result.tuning_dir), "trials": result.trials})
+        return
+    if as_json:
+        print_json({"run_dir": str(result.run.run_dir), "tuning_dir": str(result.tuning_dir),
+                    "trials": result.trials, "best": result.best_values,
+                    **result.run.metrics})
+    else:
+        err_console.print(summary_table(result.run.metrics), highlight=False)
+        err_console.print(f"run folder: {result.run.run_dir} (trials.csv inside); tuning "
+                          f"state: {result.tuning_dir}", highlight=False)
+
+
+@cli.command("predict")
+def predict_command(
+    run: Path = typer.Argument(..., help=_RUN_HELP),
+    images: list[Path] = typer.Argument(..., help="Photos (PNG/JPEG/...); every face in "
+                                        "each is cropped as the run's dataset was."),
+    as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
+) -> None:
+    """Class probabilities for every face found in each photo."""
+    from training.predict import PredictError, load_predictor
+
+    try:
+        predictor = load_predictor(run)
+        results = [predictor.predict_photo(path) for path in images]
+    except PredictError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(results)
+        return
+    for item in results:
+        if item.get("error"):
+            err_console.print(f"{item['image']}: [red]{item['error']}[/]", highlight=False)
+        elif not item["faces"]:
+            err_console.print(f"{item['image']}: no face found", highlight=False)
+        for n, face in enumerate(item["faces"], start=1):
+            top = sorted(face["probabilities"].items(), key=lambda kv: -kv[1])[:3]
+            shown = ", ".join(f"{label} {p:.0%}" for label, p in top)
+            err_console.print(f"{item['image']} face {n} at {face['box']}: "
+                              f"[bold]{face['label']}[/] ({shown})", highlight=False)
+
+
+@cli.command("evaluate")
+def evaluate_command(
+    run: Path = typer.Argument(..., help=_RUN_HELP),
+    folder: Path = typer.Argument(..., help="Labelled photos: one subfolder per label name "
+                                  "(e.g. happy/, surprise/)."),
+    as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
+) -> None:
+    """Accuracy and confusion matrix of a run's model on a folder of labelled photos."""
+    from training.predict import PredictError, evaluate_folder
+    from training.run_files import summary_table
+
+    try:
+        report = evaluate_folder(run, folder)
+    except PredictError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(report)
+        return
+    err_console.print(summary_table(report), highlight=False)
+    if report["no_face"]:
+        err_console.print(f"no face found in {len(report['no_face'])} photo(s): "
+                          + ", ".join(report["no_face"][:10]), highlight=False)

@@ -1,0 +1,72 @@
+"""Config presets, JSON round trips and the errors a hand-edited config file gets."""
+
+import json
+
+import pytest
+
+from training.config import ConfigError, from_dict, load, preset, save
+
+
+@pytest.mark.parametrize("name", ["default", "baseline"])
+def test_presets_round_trip_through_json(tmp_path, name):
+    config = preset(name)
+    save(config, tmp_path / "c.json")
+    assert load(tmp_path / "c.json") == config
+
+
+def test_default_differs_from_baseline_where_it_matters():
+    default, baseline = preset("default"), preset("baseline")
+    assert default.training.class_weighting == "balanced"
+    assert baseline.training.class_weighting == "none"
+    assert default.augmentation.flip and not baseline.augmentation.flip
+    assert {b.normalization for b in default.conv_blocks} == {"batch"}
+
+
+def test_unknown_preset_names_the_choices():
+    with pytest.raises(ConfigError, match="unknown preset 'huge'.*baseline.*default"):
+        preset("huge")
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.update(epochs=3), r"config: unknown key\(s\) \['epochs'\]"),
+    (lambda d: d["conv_blocks"][1].update(activation="sigmoidish"),
+     r"config.conv_blocks\[1\].activation: unknown value 'sigmoidish'"),
+    (lambda d: d["dense_layers"][0].update(widht=64),
+     r"config.dense_layers\[0\]: unknown key\(s\) \['widht'\]"),
+    (lambda d: d["optimizer"].update(name="adagrad"), r"config.optimizer.name: unknown value"),
+    (lambda d: d["training"].update(batch_size="32"),
+     r"config.training.batch_size: expected an integer"),
+    (lambda d: d["conv_blocks"][0].update(dropout=1.5),
+     r"config.conv_blocks\[0\].dropout: must be in \[0, 1\)"),
+    (lambda d: d.update(conv_blocks=[]), r"config.conv_blocks: at least one"),
+    (lambda d: d["conv_blocks"][0].pop("filters"), r"missing required key 'filters'"),
+])
+def test_bad_config_values_name_the_key(mutate, message):
+    data = preset("default").to_dict()
+    mutate(data)
+    with pytest.raises(ConfigError, match=message):
+        from_dict(data)
+
+
+def test_too_many_pooling_blocks_for_the_input_is_refused():
+    data = preset("default").to_dict()
+    data["input_size"] = 8
+    for block in data["conv_blocks"]:
+        block["pooling"] = "max"  # 8 -> 4 -> 2 -> 1 -> nothing
+    with pytest.raises(ConfigError, match="too many pooling blocks"):
+        from_dict(data)
+
+
+def test_a_run_folders_config_json_loads_as_a_config(tmp_path):
+    config = preset("baseline")
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"config": config.to_dict(), "run": {"id": "x"}, "face_crop": {}}))
+    assert load(tmp_path / "config.json") == config
+
+
+def test_unreadable_config_file_names_the_file(tmp_path):
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="bad.json: not valid JSON"):
+        load(tmp_path / "bad.json")
+    with pytest.raises(ConfigError, match="config file not found"):
+        load(tmp_path / "missing.json")

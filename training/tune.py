@@ -1,0 +1,234 @@
+"""KerasTuner search over the per-layer space of `search_space`, then full CV of the winner.
+
+Each trial trains on the export minus a few held-out *subjects* and is scored by validation
+accuracy on those subjects. The search lives in `<out>/tune-<dataset id>-<algorithm>/` and
+resumes from there after an interruption (KerasTuner `overwrite=False`). A time budget stops
+it cleanly: past the deadline the oracle hands out no new trial and the running one ends its
+epoch loop. Distributed tuning is KerasTuner's own chief/worker mode (training/README.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from training import data
+from training.config import Config, preset
+from training.search_space import config_from_hp
+
+ALGORITHMS = ("hyperband", "bayesian", "random")
+OBJECTIVE = "val_accuracy"
+TUNING_VALIDATION_FRACTION = 0.2
+
+
+class TuneError(ValueError):
+    """Bad tuning arguments (algorithm, trials, budget)."""
+
+
+@dataclass
+class TuneResult:
+    tuning_dir: Path
+    trials: int
+    best_values: dict
+    run: object | None  # train.RunResult; None for a distributed chief's helpers
+
+
+def tune(dataset: str | Path, *, trials: int = 20, max_minutes: float | None = None,
+         algorithm: str = "bayesian", epochs: int | None = None, folds: int | None = None,
+         out_dir: str | Path = "runs", seed: int = 0, base: Config | None = None, verbose: int = 2,
+         log: Callable[[str], None] | None = None) -> TuneResult:
+    """Search, write trials.csv, then cross-validate the best config into a run folder."""
+    from training import train as train_module
+
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if algorithm not in ALGORITHMS:
+        raise TuneError(f"unknown --algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
+    if trials < 1:
+        raise TuneError(f"--trials must be at least 1, got {trials}")
+    if max_minutes is not None and max_minutes <= 0:
+        raise TuneError(f"--max-minutes must be positive, got {max_minutes}")
+    base = base or preset("default")
+    if epochs is not None:
+        base = base.replace(training=_with(base.training, epochs=epochs))
+    deadline = time.time() + 60 * max_minutes if max_minutes else None
+    export = data.load_export(dataset)
+    data.merge_folds(export.folds, folds)  # a bad --folds fails now, not after the search
+    tuning_dir = Path(out_dir) / f"tune-{_dataset_key(export)}-{algorithm}"
+    role = _distributed_role()
+
+    tuner = make_tuner(algorithm, export, base, tuning_dir, trials=trials, seed=seed,
+                       deadline=deadline, role=role)
+    train_idx, val_idx = data.split_validation(
+        export.subjects, np.arange(len(export)), TUNING_VALIDATION_FRACTION, seed)
+    log(f"tuning ({algorithm}, up to {trials} trials"
+        + (f", {max_minutes:g} min budget" if max_minutes else "") + f") in {tuning_dir}: "
+        f"{len(train_idx)} training images, {len(val_idx)} validation images from "
+        f"{len(set(export.subjects[val_idx]))} held-out subjects"
+        + (f" [distributed: {role}]" if role != "local" else ""))
+    tuner.search(export, train_idx, val_idx, epochs=base.training.epochs,
+                 deadline=deadline, seed=seed, verbose=verbose)
+    if role == "worker":
+        return TuneResult(tuning_dir, 0, {}, None)
+
+    oracle = tuner.oracle
+    done = write_trials_csv(oracle, tuning_dir / "trials.csv")
+    best_trials = oracle.get_best_trials(1)
+    if not best_trials:
+        raise TuneError(f"no trial finished in {tuning_dir} (time budget too short?)")
+    best_hp = best_trials[0].hyperparameters
+    best = config_from_hp(best_hp, base)
+    log(f"best trial {best_trials[0].trial_id}: {OBJECTIVE} {best_trials[0].score:.3f}; "
+        f"cross-validating it")
+    run = train_module.train(dataset, best, folds=folds, out_dir=out_dir, seed=seed,
+                             verbose=verbose, log=log, export=export)
+    (run.run_dir / "trials.csv").write_bytes((tuning_dir / "trials.csv").read_bytes())
+    return TuneResult(tuning_dir, done, dict(best_hp.values), run)
+
+
+def _with(obj, **changes):
+    import dataclasses
+
+    return dataclasses.replace(obj, **changes)
+
+
+def _dataset_key(export: data.Export) -> str:
+    # Same export, same folder: that is what makes a re-run resume rather than restart.
+    key = export.dataset_id or str(Path(export.source).resolve())
+    return hashlib.sha1(key.encode()).hexdigest()[:10]
+
+
+def _distributed_role() -> str:
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return "local"
+    return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
+
+
+def make_tuner(algorithm: str, export: data.Export, base: Config, tuning_dir: Path, *,
+               trials: int, seed: int, deadline: float | None, role: str = "local"):
+    import keras_tuner
+
+    objective = keras_tuner.Objective(OBJECTIVE, direction="max")
+    hypermodel = _hypermodel_class()(base, len(export.labels))
+    if algorithm == "random":
+        oracle = _deadline(keras_tuner.oracles.RandomSearchOracle)(
+            objective=objective, max_trials=trials, seed=seed)
+    elif algorithm == "bayesian":
+        oracle = _deadline(keras_tuner.oracles.BayesianOptimizationOracle)(
+            objective=objective, max_trials=trials, seed=seed,
+            num_initial_points=max(2, min(trials // 3, 8)))
+    else:
+        oracle = _deadline(keras_tuner.oracles.HyperbandOracle)(
+            objective=objective, max_epochs=base.training.epochs, factor=3, seed=seed)
+        oracle.max_trials = trials  # Hyperband has no such argument; the base Oracle obeys it
+    oracle.deadline = deadline
+    # Helpers keep their checkpoints apart; the chief owns the shared state (oracle.json).
+    project = "search" if role != "worker" else f"worker-{os.environ['KERASTUNER_TUNER_ID']}"
+    tuner_class = _hyperband_tuner() if algorithm == "hyperband" else keras_tuner.Tuner
+    return tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(tuning_dir),
+                       project_name=project, overwrite=False)
+
+
+def _deadline(oracle_class):
+    """The oracle class, refusing new trials once `deadline` (epoch seconds) has passed."""
+    from keras_tuner.src.engine.trial import TrialStatus
+
+    class DeadlineOracle(oracle_class):
+        deadline: float | None = None
+
+        def populate_space(self, trial_id):
+            if self.deadline is not None and time.time() >= self.deadline:
+                return {"status": TrialStatus.STOPPED, "values": None}
+            return super().populate_space(trial_id)
+
+    DeadlineOracle.__name__ = f"Deadline{oracle_class.__name__}"
+    return DeadlineOracle
+
+
+def _hyperband_tuner():
+    import keras_tuner
+
+    class OnsetHyperband(keras_tuner.Hyperband):
+        # keras_tuner.Hyperband builds its own oracle; we bring the deadline-aware one and
+        # keep Hyperband's trial logic (epoch budgets, checkpoint reloads).
+        def __init__(self, oracle, **kwargs):
+            keras_tuner.Tuner.__init__(self, oracle=oracle, **kwargs)
+
+    return OnsetHyperband
+
+
+def _hypermodel_class():
+    import keras
+    import keras_tuner
+
+    from training.model import build_model, schedule_callbacks
+
+    class OnsetHyperModel(keras_tuner.HyperModel):
+        def __init__(self, base: Config, num_classes: int):
+            super().__init__(name="onset_cnn")
+            self.base, self.num_classes = base, num_classes
+
+        def build(self, hp):
+            return build_model(config_from_hp(hp, self.base), self.num_classes)
+
+        def fit(self, hp, model, export, train_idx, val_idx, *, epochs, deadline=None,
+                seed=0, callbacks=None, **kwargs):
+            # Batch size is a hyperparameter of the input pipeline, so it is applied here.
+            config = config_from_hp(hp, self.base)
+            tr = config.training
+            train_ds = data.make_dataset(export, train_idx, config, training=True, seed=seed)
+            val_ds = data.make_dataset(export, val_idx, config, training=False)
+            callbacks = list(callbacks or [])
+            callbacks += schedule_callbacks(config, epochs, "val_loss")
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=tr.patience,
+                start_from_epoch=config.optimizer.warmup_epochs))
+            if deadline is not None:
+                callbacks.append(StopAtDeadline(deadline))
+            weights = (data.class_weights(export.label_index[train_idx], self.num_classes)
+                       if tr.class_weighting == "balanced" else None)
+            return model.fit(train_ds, validation_data=val_ds, epochs=epochs,
+                             class_weight=weights, callbacks=callbacks, shuffle=False,
+                             **kwargs)
+
+    class StopAtDeadline(keras.callbacks.Callback):
+        """Ends the running trial's training at the budget's deadline (after the batch)."""
+
+        def __init__(self, deadline: float):
+            super().__init__()
+            self.deadline = deadline
+
+        def on_train_batch_end(self, batch, logs=None):
+            if time.time() >= self.deadline:
+                self.model.stop_training = True
+
+    return OnsetHyperModel
+
+
+def write_trials_csv(oracle, path: Path) -> int:
+    """One row per trial: id, status, score, best epoch, then every hyperparameter."""
+    trials = sorted(oracle.trials.values(), key=lambda t: t.trial_id)
+    names: list[str] = []
+    for trial in trials:
+        names += [n for n in trial.hyperparameters.values if n not in names]
+    with open(path, "w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["trial_id", "status", OBJECTIVE, "best_epoch"] + names)
+        for trial in trials:
+            values = trial.hyperparameters.values
+            out.writerow([trial.trial_id, trial.status,
+                          "" if trial.score is None else f"{trial.score:.4f}",
+                          "" if trial.best_step is None else int(trial.best_step) + 1]
+                         + [_cell(values.get(n, "")) for n in names])
+    return sum(1 for t in trials if t.status == "COMPLETED")
+
+
+def _cell(value):
+    return f"{value:.6g}" if isinstance(value, float) else value
