@@ -294,3 +294,23 @@ def test_demo_frames_crop_to_faces(session, settings, tmp_path):
         # in its centre than the frame is on average, and never the blank corner.
         centre = crop[16:48, 16:48].mean()
         assert centre > frame.mean() + 10, (frame_id, centre, frame.mean())
+
+
+def test_two_runs_storing_the_same_frames_keep_one_row_each(session_factory, settings,
+                                                            ck_tree):
+    """`onset crop` and an export job may locate the same frames at the same time; the
+    second one to store must neither fail nor duplicate (unique frame/source/key)."""
+    from app.services import crop_cache
+
+    with session_factory() as first, session_factory() as second:
+        ids = _frame_ids(first, "S010")
+        key = crops.default_params_key("landmarks")
+        assert crop_cache.load_located(second, ids, source="landmarks", params_key=key) == {}
+        crops.detect_frames(first, settings, frame_ids=ids, source="landmarks")
+        located = {i: crop_cache.Located(None, "stale answer") for i in ids}
+        crop_cache.store_located(second, located, source="landmarks", params_key=key)
+        second.commit()
+    with session_factory() as check:
+        assert _detection_rows(check) == 3
+        assert all(check.get(FaceDetection, r).found
+                   for r in check.scalars(select(FaceDetection.id)))
