@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from app.auth import Forbidden, require_admin, require_reviewer
+from app.auth import require_admin, require_reviewer
 from app.deps import get_session
 from app.models import EMOTIONS, Annotation, Decision, User
 from app.schemas import (
@@ -29,6 +29,7 @@ from app.services.review import (
     ReviewInput,
     SequenceMissing,
     StaleVersion,
+    as_utc,
     load_review,
     save_annotation,
     save_decision,
@@ -77,7 +78,7 @@ def _annotation(row: Annotation | Decision | None) -> dict | None:
         return None
     return {"reviewer": row.user.name, "label": _name(row.label), "label_code": row.label,
             "onset_frame": row.onset_frame, "apex_frame": row.apex_frame, "note": row.note,
-            "exclude": row.exclude, "version": row.version, "updated_at": row.updated_at}
+            "exclude": row.exclude, "version": row.version, "updated_at": as_utc(row.updated_at)}
 
 
 @router.get("/sequences", response_model=SequenceList, responses={**ERRORS, 422: {}})
@@ -143,14 +144,14 @@ def _write(session: Session, sequence_id: int, user: User, body: AnnotationIn, s
     except SequenceMissing as exc:
         return JSONResponse({"detail": str(exc)}, status_code=404)
     except NotAllowed as exc:
-        raise Forbidden(str(exc)) from None
+        return JSONResponse({"detail": str(exc)}, status_code=403)
     except ReviewError as exc:
         return _field_error(exc.field, exc.message)
     except StaleVersion as exc:
         current = exc.current and {**exc.current, "label_code": exc.current["label"],
                                    "label": _name(exc.current["label"])}
         return JSONResponse({"detail": str(exc), "changed_by": exc.by,
-                             "changed_at": exc.at.isoformat() if exc.at else None,
+                             "changed_at": as_utc(exc.at).isoformat() if exc.at else None,
                              "current": current}, status_code=409)
     session.commit()
     return _annotation(row)

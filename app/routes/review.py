@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from app.auth import Forbidden, require_reviewer
+from app.auth import require_reviewer
 from app.deps import get_session
 from app.htmx import is_htmx, render
 from app.models import EMOTIONS, User
@@ -131,7 +131,10 @@ async def save_review(request: Request, sequence_id: int,
         saver = save_decision if deciding else save_annotation
         saver(session, sequence_id=sequence_id, user=user, data=data_in)
     except NotAllowed as exc:
-        raise Forbidden(str(exc)) from None
+        # Answered here rather than raised: an exception would roll the session back and
+        # detach the user that the error page shows.
+        return render(request, "error.html", {"status": 403, "message": str(exc)},
+                      block="message", status_code=403)
     except SequenceMissing:
         return render(request, "error.html", {"status": 404, "message":
                       f"There is no sequence with id {sequence_id}."}, status_code=404)

@@ -69,10 +69,13 @@ class ReviewInput:
     version: int
 
 
+def as_utc(at: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they are stored as UTC."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
 def format_time(at: datetime) -> str:
-    if at.tzinfo is None:  # SQLite hands back naive datetimes; they are stored as UTC
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return as_utc(at).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def input_from_strings(form: Mapping[str, Any]) -> ReviewInput:
