@@ -135,7 +135,7 @@ def _sample_shape(rng: np.random.Generator) -> FaceShape:
         chin_y=u(1.38, 1.58), jaw_top_y=u(0.0, 0.08), jaw_squareness=u(2.0, 3.0),
         forehead_top=u(-1.25, -1.05), eye_dx=u(0.38, 0.45), eye_w=u(0.16, 0.2),
         eye_h_up=u(0.075, 0.1), eye_h_low=u(0.055, 0.075), eye_tilt=u(-0.03, 0.02),
-        brow_y=u(-0.31, -0.24), brow_arch=u(0.03, 0.08), brow_thick=u(0.045, 0.075),
+        brow_y=u(-0.31, -0.24), brow_arch=u(0.03, 0.08), brow_thick=u(0.06, 0.1),
         nose_len=u(0.5, 0.6), nose_w=u(0.16, 0.22), mouth_y=u(0.9, 1.0),
         mouth_w=u(0.3, 0.38), lip_up=u(0.05, 0.075), lip_low=u(0.065, 0.095),
     )
@@ -151,7 +151,8 @@ def _sample_look(rng: np.random.Generator, mode: str) -> Look:
     hair = jitter(_HAIR_COLOURS[rng.integers(len(_HAIR_COLOURS))], 8)
     lips = tuple(int(c) for c in
                  np.clip(np.array(skin) * (0.72, 0.52, 0.55) + (30, 10, 10), 0, 255))
-    brows = tuple(int(c * 0.8) for c in hair)
+    # Brows darker than the skin whatever the hair colour: a face detector keys on them.
+    brows = tuple(int(min(h * 0.8, s * 0.45)) for h, s in zip(hair, skin, strict=True))
     # A backdrop that stands out from both hair and skin, even once converted to grayscale.
     def luma(rgb):
         return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
