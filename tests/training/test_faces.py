@@ -126,8 +126,6 @@ def test_crop_size_and_color(detector, astronaut):
     assert rgb.image.shape == (64, 64, 3)
     # The astronaut's skin is warm: a real colour crop, not gray copied to three channels.
     assert rgb.image[..., 0].mean() > rgb.image[..., 2].mean() + 10
-    Image.fromarray(rgb.image).save(os.path.join(os.environ.get("TMPDIR", "/tmp"),
-                                                 "onset_test_astronaut_crop.png"))
 
 
 def write_ck_landmarks(path, center=(224, 100)):
