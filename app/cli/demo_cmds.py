@@ -25,7 +25,7 @@ def demo_command(
     subjects: int = typer.Option(20, "--subjects", min=1, max=995,
                                  help="How many subjects (CK+ has 123; each has ~4.8 "
                                       "sequences of ~18 frames)."),
-    seed: int = typer.Option(0, "--seed", help="Same seed, byte-identical files."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Same seed, byte-identical files."),
     workers: int = typer.Option(0, "--workers", min=0,
                                 help="Processes drawing frames (0: one per CPU)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),

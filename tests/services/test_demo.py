@@ -245,7 +245,9 @@ def test_full_scale_plan_matches_ckplus_counts():
     assert sizes == {(640, 490, "L"), (720, 480, "RGB"), (640, 480, "L")}
 
 
-def test_subject_count_outside_the_ckplus_code_range_is_refused(tmp_path):
+def test_bad_subject_count_or_seed_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(ValueError, match="subjects must be between 1 and 995"):
         generate_demo(tmp_path / "x", subjects=0)
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        generate_demo(tmp_path / "x", subjects=1, seed=-1)
     assert not (tmp_path / "x").exists()

@@ -112,6 +112,8 @@ def subject_codes(count: int, seed: int) -> list[str]:
 
 
 def plan_dataset(subjects: int, seed: int) -> list[SubjectPlan]:
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     plans = [plan_subject(code, i, seed) for i, code in enumerate(subject_codes(subjects, seed))]
     return assign_labels(plans, seed)
 
