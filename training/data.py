@@ -282,7 +282,9 @@ def merge_folds(folds: np.ndarray, k: int | None) -> np.ndarray:
                            f"({len(unique)}: {unique.tolist()})")
     totals = [0] * k
     slot = {}
-    for fold, count in sorted(zip(unique.tolist(), counts.tolist()), key=lambda t: (-t[1], t[0])):
+    by_size = sorted(zip(unique.tolist(), counts.tolist(), strict=True),
+                     key=lambda t: (-t[1], t[0]))
+    for fold, count in by_size:
         target = min(range(k), key=lambda b: (totals[b], b))
         slot[fold] = target
         totals[target] += count

@@ -6,7 +6,7 @@ import csv
 import hashlib
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HISTORY_COLUMNS = ("fold", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr")
@@ -14,7 +14,7 @@ HISTORY_COLUMNS = ("fold", "epoch", "loss", "accuracy", "val_loss", "val_accurac
 
 def new_run_dir(out_dir: str | Path, fingerprint: str) -> Path:
     """`<out>/<UTC timestamp>-<short hash>`; the hash tells apart runs started the same second."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     digest = hashlib.sha1(f"{fingerprint}{time.time_ns()}".encode()).hexdigest()[:6]
     run_dir = Path(out_dir) / f"{stamp}-{digest}"
     run_dir.mkdir(parents=True, exist_ok=False)
@@ -33,7 +33,7 @@ class Progress:
         return round(time.monotonic() - self.started, 3)
 
     def emit(self, event: str, **fields) -> dict:
-        record = {"event": event, "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        record = {"event": event, "time": datetime.now(UTC).isoformat(timespec="seconds"),
                   "elapsed_s": self.elapsed(), **fields}
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
@@ -80,9 +80,13 @@ def write_predictions(path: Path, export, indices, folds, probs, labels: list[st
 def summary_table(metrics: dict) -> str:
     """Plain-text table for the console: per-class precision/recall/F1 and the headline."""
     acc = metrics["accuracy"]
-    lines = [f"accuracy {acc['mean']:.1%} ± {acc['std']:.1%} over {len(acc['per_fold'])} folds"
-             f"  (per fold: {', '.join(f'{a:.0%}' for a in acc['per_fold'])})",
-             f"macro F1 {metrics['macro_f1']:.3f}", "",
+    if isinstance(acc, dict):  # cross-validation: mean ± std over folds
+        headline = (f"accuracy {acc['mean']:.1%} ± {acc['std']:.1%} over "
+                    f"{len(acc['per_fold'])} folds  (per fold: "
+                    f"{', '.join(f'{a:.0%}' for a in acc['per_fold'])})")
+    else:
+        headline = f"accuracy {acc:.1%}"
+    lines = [headline, f"macro F1 {metrics['macro_f1']:.3f}", "",
              f"{'class':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}"]
     for label, c in metrics["per_class"].items():
         lines.append(f"{label:<12}{c['precision']:>10.3f}{c['recall']:>10.3f}{c['f1']:>10.3f}"
@@ -91,6 +95,6 @@ def summary_table(metrics: dict) -> str:
     short = [label[:5] for label in cm["labels"]]
     lines += ["", "confusion (rows true, columns predicted)",
               " " * 12 + "".join(f"{s:>7}" for s in short)]
-    for label, row in zip(cm["labels"], cm["matrix"]):
+    for label, row in zip(cm["labels"], cm["matrix"], strict=True):
         lines.append(f"{label:<12}" + "".join(f"{v:>7d}" for v in row))
     return "\n".join(lines)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -118,7 +118,7 @@ def _write_config(run_dir: Path, config: Config, export: data.Export, run_info: 
         "run": run_info,
         "dataset": {"id": export.dataset_id, "format": export.info.get("format"),
                     "labels": export.labels,
-                    "counts": dict(zip(export.labels, counts.tolist())),
+                    "counts": dict(zip(export.labels, counts.tolist(), strict=True)),
                     "policy": export.info.get("policy", export.info.get("selection"))},
         # predict.py crops new photos with exactly these parameters.
         "face_crop": data.face_crop_params(export.info),

@@ -14,14 +14,15 @@ import hashlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from training import data
 from training.config import Config, preset
+from training.config import save as save_config
 from training.search_space import config_from_hp
 
 ALGORITHMS = ("hyperband", "bayesian", "random")
@@ -38,14 +39,16 @@ class TuneResult:
     tuning_dir: Path
     trials: int
     best_values: dict
-    run: object | None  # train.RunResult; None for a distributed chief's helpers
+    run: object | None  # train.RunResult; None for workers and search-only runs
 
 
 def tune(dataset: str | Path, *, trials: int = 20, max_minutes: float | None = None,
          algorithm: str = "bayesian", epochs: int | None = None, folds: int | None = None,
-         out_dir: str | Path = "runs", seed: int = 0, base: Config | None = None, verbose: int = 2,
+         out_dir: str | Path = "runs", seed: int = 0, base: Config | None = None,
+         search_only: bool = False, verbose: int = 2,
          log: Callable[[str], None] | None = None) -> TuneResult:
-    """Search, write trials.csv, then cross-validate the best config into a run folder."""
+    """Search, write trials.csv and best_config.json, then (unless `search_only`)
+    cross-validate the best config into a run folder."""
     from training import train as train_module
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -85,8 +88,11 @@ def tune(dataset: str | Path, *, trials: int = 20, max_minutes: float | None = N
         raise TuneError(f"no trial finished in {tuning_dir} (time budget too short?)")
     best_hp = best_trials[0].hyperparameters
     best = config_from_hp(best_hp, base)
+    save_config(best, tuning_dir / "best_config.json")
     log(f"best trial {best_trials[0].trial_id}: {OBJECTIVE} {best_trials[0].score:.3f}; "
-        f"cross-validating it")
+        f"config in {tuning_dir / 'best_config.json'}")
+    if search_only:
+        return TuneResult(tuning_dir, done, dict(best_hp.values), None)
     run = train_module.train(dataset, best, folds=folds, out_dir=out_dir, seed=seed,
                              verbose=verbose, log=log, export=export)
     (run.run_dir / "trials.csv").write_bytes((tuning_dir / "trials.csv").read_bytes())

@@ -6,6 +6,7 @@ TensorFlow loads inside the commands only, so `onset --help` stays fast.
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from app.cli.common import err_console, fail, print_json
 from app.cli.root import cli
@@ -15,18 +16,19 @@ _RUN_HELP = "A run folder written by `onset train` or `onset tune` (holds model.
 
 
 def _config(preset: str | None, config_file: Path | None):
-    from training.config import ConfigError, load, preset as get_preset
+    from training.config import ConfigError, load
+    from training.config import preset as get_preset
 
     if preset and config_file:
         fail("give either --preset or --config, not both")
     try:
         return load(config_file) if config_file else get_preset(preset or "default")
     except ConfigError as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
 
 
 def _log(message: str) -> None:
-    err_console.print(f"[bold]»[/] {message}", highlight=False)
+    err_console.print(f"[bold]»[/] {escape(message)}", highlight=False)
 
 
 @cli.command("train")
@@ -58,12 +60,12 @@ def train_command(
         result = train(dataset, config, folds=folds, epochs=epochs, out_dir=out, seed=seed,
                        verbose=0 if as_json else 2, log=_log)
     except (DatasetError, ConfigError) as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
     if as_json:
         print_json({"run_dir": str(result.run_dir), "elapsed_s": result.elapsed_s,
                     **result.metrics})
     else:
-        err_console.print(summary_table(result.metrics), highlight=False)
+        typer.echo(summary_table(result.metrics))
         err_console.print(f"run folder: {result.run_dir}  ({result.elapsed_s:.0f} s)",
                           highlight=False)
 
@@ -84,6 +86,9 @@ def tune_command(
     out: Path = typer.Option(Path("runs"), "--out", help="Where the tuning folder (resumable) "
                              "and the best config's run folder go."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
+    search_only: bool = typer.Option(False, "--search-only", help="Stop after the search "
+                                     "(trials.csv and best_config.json in the tuning folder; "
+                                     "train it later with `onset train --config`)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Tune the CNN with KerasTuner, then cross-validate the best config into a run folder.
@@ -98,19 +103,23 @@ def tune_command(
     try:
         result = tune(dataset, trials=trials, max_minutes=max_minutes, algorithm=algorithm,
                       epochs=epochs, folds=folds, out_dir=out, seed=seed,
-                      verbose=0 if as_json else 2, log=_log)
+                      search_only=search_only, verbose=0 if as_json else 2, log=_log)
     except (DatasetError, ConfigError, TuneError) as exc:
-        fail(str(exc))
-    if result.run is None:  # a distributed worker/chief: the search is all it does
+        fail(escape(str(exc)))
+    if result.run is None:  # --search-only, or a distributed worker
         if as_json:
-            print_json({"tuning_dir": str(result.tuning_dir), "trials": result.trials})
+            print_json({"tuning_dir": str(result.tuning_dir), "trials": result.trials,
+                        "best": result.best_values})
+        else:
+            err_console.print(f"search done; tuning folder: {result.tuning_dir}",
+                              highlight=False)
         return
     if as_json:
         print_json({"run_dir": str(result.run.run_dir), "tuning_dir": str(result.tuning_dir),
                     "trials": result.trials, "best": result.best_values,
                     **result.run.metrics})
     else:
-        err_console.print(summary_table(result.run.metrics), highlight=False)
+        typer.echo(summary_table(result.run.metrics))
         err_console.print(f"run folder: {result.run.run_dir} (trials.csv inside); tuning "
                           f"state: {result.tuning_dir}", highlight=False)
 
@@ -129,20 +138,25 @@ def predict_command(
         predictor = load_predictor(run)
         results = [predictor.predict_photo(path) for path in images]
     except PredictError as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
+    failed = any(item["error"] for item in results)
     if as_json:
         print_json(results)
+        if failed:
+            raise typer.Exit(1)
         return
     for item in results:
         if item.get("error"):
-            err_console.print(f"{item['image']}: [red]{item['error']}[/]", highlight=False)
+            err_console.print(f"{escape(item['image'])}: [red]{escape(item['error'])}[/]",
+                              highlight=False)
         elif not item["faces"]:
-            err_console.print(f"{item['image']}: no face found", highlight=False)
+            typer.echo(f"{item['image']}: no face found")
         for n, face in enumerate(item["faces"], start=1):
             top = sorted(face["probabilities"].items(), key=lambda kv: -kv[1])[:3]
             shown = ", ".join(f"{label} {p:.0%}" for label, p in top)
-            err_console.print(f"{item['image']} face {n} at {face['box']}: "
-                              f"[bold]{face['label']}[/] ({shown})", highlight=False)
+            typer.echo(f"{item['image']} face {n} at {face['box']}: {face['label']} ({shown})")
+    if failed:
+        raise typer.Exit(1)
 
 
 @cli.command("evaluate")
@@ -159,11 +173,11 @@ def evaluate_command(
     try:
         report = evaluate_folder(run, folder)
     except PredictError as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
     if as_json:
         print_json(report)
         return
-    err_console.print(summary_table(report), highlight=False)
+    typer.echo(summary_table(report))
     if report["no_face"]:
         err_console.print(f"no face found in {len(report['no_face'])} photo(s): "
                           + ", ".join(report["no_face"][:10]), highlight=False)

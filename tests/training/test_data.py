@@ -1,16 +1,20 @@
 """Reading exports (folder and zip), the errors a bad export gets, folds and tf.data."""
 
 import csv
-import io
-import json
 import shutil
 import zipfile
 
 import numpy as np
 import pytest
 
-from training.data import (DatasetError, class_weights, face_crop_params, load_export,
-                           merge_folds, split_validation)
+from training.data import (
+    DatasetError,
+    class_weights,
+    face_crop_params,
+    load_export,
+    merge_folds,
+    split_validation,
+)
 
 
 def _copy(tiny_export, tmp_path):

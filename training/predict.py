@@ -1,0 +1,182 @@
+"""Predict emotions on new photos with a run folder, and evaluate on labelled photo folders.
+
+Faces are found and cropped by `training.faces` with the crop parameters the run's dataset
+used (config.json "face_crop"), then fed through the same resize/colour ops as the training
+pipeline, so the model sees photos the way it saw its training images.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from training import config as config_module
+from training.metrics import confusion_matrix, macro_f1, per_class
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+class PredictError(ValueError):
+    """The run folder or the photo folder is unusable; the message names what is wrong."""
+
+
+@dataclass
+class Predictor:
+    run_dir: Path
+    model: object
+    labels: list[str]
+    config: config_module.Config
+    face_crop: dict
+
+    @property
+    def crop_params(self):
+        from training.faces import CropParams
+
+        fc = self.face_crop
+        defaults = CropParams()
+        return CropParams(
+            size=fc.get("size") or self.config.input_size,
+            margin=defaults.margin if fc.get("margin") is None else fc["margin"],
+            color=fc.get("color") or ("gray" if self.config.channels == 1 else "rgb"),
+            align=defaults.align if fc.get("align") is None else fc["align"])
+
+    def faces(self, image) -> list[tuple[object, np.ndarray]]:
+        """(Face, crop) for every face in the image, left to right."""
+        from training.faces import crop_from_face, detect_faces, whole_frame_face
+        from training.images import load_image
+
+        array = load_image(image, mode="RGB")
+        if self.face_crop.get("face") == "none":  # the dataset kept whole frames
+            found = [whole_frame_face(array.shape)]
+        else:
+            # CK+ landmark files do not exist for new photos: MTCNN finds the faces, and the
+            # crop geometry (size, margin, eye alignment, colour) is the dataset's.
+            found = sorted(detect_faces([array])[0], key=lambda f: f.box[0])
+        params = self.crop_params
+        return [(face, crop_from_face(array, face, params)) for face in found]
+
+    def probabilities(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Class probabilities for face crops (any size; gray HxW or RGB HxWx3, 0-255)."""
+        import tensorflow as tf
+
+        size, channels = self.config.input_size, self.config.channels
+        batch = []
+        for crop in crops:
+            x = tf.convert_to_tensor(np.asarray(crop, dtype=np.float32))
+            if x.shape.rank == 2:
+                x = x[..., None]
+            if x.shape[-1] == 3 and channels == 1:
+                x = tf.image.rgb_to_grayscale(x)
+            elif x.shape[-1] == 1 and channels == 3:
+                x = tf.image.grayscale_to_rgb(x)
+            # The same resize as training's tf.data pipeline (data.make_dataset).
+            batch.append(tf.image.resize(x, (size, size), antialias=True))
+        if not batch:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return np.asarray(self.model.predict(tf.stack(batch), verbose=0))
+
+    def predict_photo(self, image) -> dict:
+        """{image, faces: [{box, confidence, label, probabilities}], error} for one photo."""
+        from training.images import ImageError
+
+        result = {"image": str(image), "faces": [], "error": None}
+        try:
+            found = self.faces(image)
+        except ImageError as exc:
+            result["error"] = str(exc)
+            return result
+        probs = self.probabilities([crop for _, crop in found])
+        for (face, _), p in zip(found, probs, strict=True):
+            result["faces"].append({
+                "box": [round(v, 1) for v in face.box],
+                "confidence": round(float(face.confidence), 4),
+                "label": self.labels[int(np.argmax(p))],
+                "probabilities": {label: float(v)
+                                  for label, v in zip(self.labels, p, strict=True)},
+            })
+        return result
+
+
+def load_predictor(run_dir: str | Path) -> Predictor:
+    """Load a run folder's model, labels and crop parameters (a run folder is enough)."""
+    import keras
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise PredictError(f"run folder not found: {run_dir}")
+    for name in ("model.keras", "labels.json", "config.json"):
+        if not (run_dir / name).is_file():
+            raise PredictError(f"{run_dir}: {name} is missing (not a finished run folder?)")
+    try:
+        labels = json.loads((run_dir / "labels.json").read_text())
+        run_config = json.loads((run_dir / "config.json").read_text())
+        config = config_module.from_dict(run_config["config"])
+    except (json.JSONDecodeError, KeyError, config_module.ConfigError) as exc:
+        raise PredictError(f"{run_dir}: unreadable labels.json/config.json ({exc})") from None
+    model = keras.saving.load_model(run_dir / "model.keras", compile=False)
+    outputs = model.output_shape[-1]
+    if outputs != len(labels):
+        raise PredictError(f"{run_dir}: model.keras has {outputs} outputs but labels.json "
+                           f"lists {len(labels)} labels")
+    return Predictor(run_dir, model, labels, config, run_config.get("face_crop") or {})
+
+
+def evaluate_folder(run_dir: str | Path, folder: str | Path) -> dict:
+    """Accuracy and confusion matrix on photos in <folder>/<label name>/; one face a photo.
+
+    The face scored is the photo's subject (`faces.pick_face`: large and central); photos
+    where no face is found are listed under `no_face` and left out of the scores.
+    """
+    from training.faces import pick_face
+    from training.images import ImageError, load_image
+
+    predictor = load_predictor(run_dir)
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PredictError(f"photo folder not found: {folder}")
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
+    unknown = [p.name for p in subfolders if p.name not in predictor.labels]
+    if unknown:
+        raise PredictError(f"{folder}: subfolder(s) {unknown} are not labels of this run "
+                           f"({predictor.labels})")
+    photos = [(photo, predictor.labels.index(sub.name)) for sub in subfolders
+              for photo in sorted(sub.iterdir()) if photo.suffix.lower() in IMAGE_SUFFIXES]
+    if not photos:
+        raise PredictError(f"{folder}: no photos found in label subfolders "
+                           f"(expected e.g. {folder}/{predictor.labels[0]}/photo.jpg)")
+    true, pred, no_face, unreadable, rows = [], [], [], [], []
+    for photo, label in photos:
+        try:
+            array = load_image(photo, mode="RGB")
+            found = predictor.faces(array)
+        except ImageError as exc:
+            unreadable.append(str(exc))
+            continue
+        subject = pick_face([face for face, _ in found], array.shape)
+        if subject is None:
+            no_face.append(str(photo))
+            continue
+        crop = next(c for f, c in found if f is subject)
+        p = predictor.probabilities([crop])[0]
+        true.append(label)
+        pred.append(int(np.argmax(p)))
+        rows.append({"image": str(photo), "true_label": predictor.labels[label],
+                     "predicted_label": predictor.labels[pred[-1]],
+                     "probability": float(p.max())})
+    matrix = confusion_matrix(np.array(true, dtype=int), np.array(pred, dtype=int),
+                              len(predictor.labels))
+    classes = per_class(matrix, predictor.labels)
+    return {
+        "run": str(predictor.run_dir),
+        "accuracy": float(np.mean(np.array(true) == np.array(pred))) if true else 0.0,
+        "evaluated": len(true),
+        "macro_f1": macro_f1(classes),
+        "per_class": classes,
+        "confusion_matrix": {"labels": predictor.labels, "matrix": matrix.tolist()},
+        "no_face": no_face,
+        "unreadable": unreadable,
+        "predictions": rows,
+    }
