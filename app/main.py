@@ -20,7 +20,7 @@ SESSION_MAX_AGE_S = 14 * 24 * 3600
 # One module per page area under app/routes. A module may declare
 # NAV = [(label, url, role)] to appear in the top bar for users with that role.
 ROUTE_MODULES = ("auth", "home", "admin", "runs", "api_jobs", "sequences", "review", "frames",
-                 "api", "exports")
+                 "api", "exports", "predict")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -1,0 +1,97 @@
+"""Try the active model on new photos: the predict page and `POST /api/predict`."""
+
+from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from sqlalchemy.orm import Session
+
+from app.auth import current_user
+from app.deps import get_session
+from app.htmx import render
+from app.models import EMOTIONS, User
+from app.services import charts
+from app.services.predict import (
+    NoActiveModel,
+    UploadRejected,
+    decode_upload,
+    predict_array,
+    predictor_for,
+    preview_data_url,
+    score,
+)
+from app.services.runs import active_run
+
+router = APIRouter()
+NAV = [("Predict", "/predict", "reviewer")]
+MAX_FILES = 200
+
+
+async def _read_limited(upload: UploadFile, limit: int) -> bytes:
+    """Read at most limit+1 bytes, so an oversized upload is refused without holding it."""
+    return await upload.read(limit + 1)
+
+
+@router.get("/predict", include_in_schema=False)
+def predict_page(request: Request, session: Session = Depends(get_session),
+                 _user: User = Depends(current_user)):
+    return render(request, "predict.html", {"run": active_run(session), "labels": EMOTIONS,
+                                            "results": None, "scores": None})
+
+
+@router.post("/predict", include_in_schema=False)
+async def predict_form(request: Request, session: Session = Depends(get_session),
+                       _user: User = Depends(current_user)):
+    settings = request.app.state.settings
+    form = await request.form(max_files=MAX_FILES)
+    files = [f for f in form.getlist("files") if hasattr(f, "read")]
+    labels = [str(v) for v in form.getlist("labels")]
+    run = active_run(session)
+    context = {"run": run, "labels": EMOTIONS, "results": [], "scores": None, "error": None}
+    try:
+        predictor = predictor_for(run)
+    except NoActiveModel as exc:
+        context["error"] = str(exc)
+        return render(request, "predict.html", context, block="results", status_code=409)
+    if not files:
+        context["error"] = "Choose or drop at least one photo."
+        return render(request, "predict.html", context, block="results", status_code=422)
+    for index, upload in enumerate(files):
+        name = upload.filename or f"photo {index + 1}"
+        true_label = labels[index] if index < len(labels) and labels[index] in EMOTIONS else ""
+        entry = {"name": name, "true_label": true_label, "faces": [], "error": None,
+                 "preview": None}
+        try:
+            array = decode_upload(await _read_limited(upload, settings.upload_max_bytes),
+                                  name=name, settings=settings)
+            entry["preview"] = preview_data_url(array)
+            entry["faces"] = predict_array(predictor, array, with_crops=True)
+            for face in entry["faces"]:
+                face["bars"] = charts.probability_bars(face["probabilities"])
+        except UploadRejected as exc:
+            entry["error"] = str(exc)
+        context["results"].append(entry)
+    scores = score(context["results"], predictor.labels)
+    if scores:
+        cm = scores["confusion_matrix"]
+        scores["heatmap"] = charts.heatmap(cm["matrix"], cm["labels"])
+    context["scores"] = scores
+    return render(request, "predict.html", context, block="results")
+
+
+@router.post("/api/predict", tags=["predict"])
+async def predict_api(request: Request, file: UploadFile = File(...),
+                      session: Session = Depends(get_session),
+                      _user: User = Depends(current_user)) -> dict:
+    """Faces in one photo with class probabilities from the active model:
+    `{"faces": [{"box": [x, y, w, h], "confidence": c, "label": l, "probabilities": {...}}],
+    "run": id}`. 413 for an oversized file, 422 for anything that is not a decodable image
+    within the pixel limit, 409 when no model is active."""
+    settings = request.app.state.settings
+    run = active_run(session)
+    try:
+        array = decode_upload(await _read_limited(file, settings.upload_max_bytes),
+                              name=file.filename or "upload", settings=settings)
+        predictor = predictor_for(run)
+    except UploadRejected as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    except NoActiveModel as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"run": run.id, "faces": predict_array(predictor, array)}
