@@ -78,6 +78,7 @@ def test_neutral_frames_never_overlap_the_emotion():
     ({"size": 0, "face": "landmarks"}, "size", "face 'none'"),
     ({"face": "haar"}, "face", "landmarks, mtcnn, none"),
     ({"color": "sepia"}, "color", "gray, rgb"),
+    ({"color": "original", "size": 48}, "color", "needs size 0"),
     ({"peak_frames": 0}, "peak_frames", "at least 1"),
     ({"frobnicate": 1}, "frobnicate", "unknown option"),
 ])

@@ -107,18 +107,37 @@ def test_same_curation_same_id_and_manifest(session, settings, tmp_path):
 
 
 def test_size_zero_copies_the_original_frames_byte_for_byte(session, settings, tmp_path):
-    root = tmp_path / "ck"
-    build_dataset(session, root)
-    result = export(session, settings, {"face": "none", "size": 0, "color": "gray",
-                                        "policy": "peak", "peak_frames": 1, "folds": 2})
     from tests.services.export_helpers import SPECS
 
+    root = tmp_path / "ck"
+    build_dataset(session, root)
+    options = {"face": "none", "size": 0, "policy": "peak", "peak_frames": 1, "folds": 2}
+    result = export(session, settings, {**options, "color": "gray"})
     gray = next(s for s in SPECS if s.subject == "S005" and s.code == "001")
-    copied = result.path / "images/disgust/S005_001_00000010.png"
-    assert copied.read_bytes() == frame_path(root, gray, 10).read_bytes()
-    # The colour frame is not gray: converted (re-encoded) at its own size, not resized.
-    rgb = Image.open(result.path / "images/fear/S022_001_00000005.png")
-    assert (rgb.mode, rgb.size) == ("L", (72, 48))
+    rgb = next(s for s in SPECS if s.mode == "RGB")
+    assert (result.path / "images/disgust/S005_001_00000010.png").read_bytes() == frame_path(
+        root, gray, 10).read_bytes()
+    # The colour subject stays colour: the frames are the recorded files, not re-encoded.
+    assert (result.path / "images/fear/S022_001_00000005.png").read_bytes() == frame_path(
+        root, rgb, 5).read_bytes()
+    info = json.loads((result.path / "dataset.json").read_text())
+    assert (info["image"]["size"], info["image"]["color"]) == (0, "original")
+    # The colour option does not apply, so it does not change the dataset either.
+    assert export(session, settings, {**options, "color": "rgb"}).id == result.id
+
+
+def test_none_face_resizes_the_whole_frame_into_the_chosen_colour(session, settings,
+                                                                   tmp_path):
+    build_dataset(session, tmp_path / "ck")
+    result = export(session, settings, {"face": "none", "size": 20, "color": "rgb",
+                                        "policy": "peak", "peak_frames": 1, "folds": 2})
+    gray_frame = Image.open(result.path / "images/disgust/S005_001_00000010.png")
+    colour_frame = Image.open(result.path / "images/fear/S022_001_00000005.png")
+    assert (gray_frame.mode, gray_frame.size) == ("RGB", (20, 20))
+    assert (colour_frame.mode, colour_frame.size) == ("RGB", (20, 20))
+    # write_ckplus paints the colour frames (shade, 90, 200 - shade): not a gray image.
+    red, green, blue = colour_frame.getpixel((10, 10))
+    assert green == pytest.approx(90, abs=2) and red != blue
 
 
 def test_zip_holds_exactly_the_folder(session, settings, tmp_path):

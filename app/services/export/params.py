@@ -18,6 +18,7 @@ POLICIES = ("onset", "percent", "peak")
 LABEL_SOURCES = ("effective", "original")
 FACES = ("landmarks", "mtcnn", "none")
 COLORS = ("gray", "rgb")
+ORIGINAL_COLOR = "original"  # size 0 only: every frame as recorded
 SPLIT_NAMES = ("train", "val", "test")
 
 # Defaults (reasons in README.md "Exporting"): the default training config takes 48x48
@@ -50,7 +51,7 @@ class ExportParams:
     labels: str = "effective"
     face: str = "landmarks"
     size: int = DEFAULT_SIZE  # 0 = the original frames, unresized (face "none" only)
-    color: str = "gray"
+    color: str = "gray"  # "original" when size is 0
     margin: float | None = None  # None: the crop service's default
     folds: int = DEFAULT_FOLDS
     split: tuple[float, float, float] | None = None  # train/val/test percentages
@@ -133,7 +134,7 @@ def parse_params(data: Mapping[str, Any], *, ignore: Iterable[str] = ()) -> Expo
         policy=policy, percent=percent, peak_frames=peak, neutral_frames=neutral,
         exclude=exclude, merge=merge,
         labels=_choice(values, "labels", LABEL_SOURCES, defaults.labels),
-        face=face, size=size, color=_color(values), margin=margin,
+        face=face, size=size, color=_color(values, size), margin=margin,
         folds=_integer(values, "folds", defaults.folds, low=2),
         split=parse_split(values["split"]) if "split" in values else None,
         seed=_integer(values, "seed", 0, low=0),
@@ -171,8 +172,17 @@ def _choice(values: dict, name: str, allowed: tuple[str, ...], default: str) -> 
     return value
 
 
-def _color(values: dict) -> str:
-    return _choice(values, "color", COLORS, "gray")
+def _color(values: dict, size: int) -> str:
+    """Size 0 means the original frames byte for byte, so in their recorded colour (CK+
+    mixes gray and RGB subjects; training converts on reading): the colour is "original",
+    whatever was asked, which also keeps the dataset id independent of an unused option."""
+    color = _choice(values, "color", (*COLORS, ORIGINAL_COLOR), "gray")
+    if size == 0:
+        return ORIGINAL_COLOR
+    if color == ORIGINAL_COLOR:
+        raise ExportParamsError("color", "'original' keeps the frames as recorded, which "
+                                         "needs size 0 (no resize)")
+    return color
 
 
 def _number(values: dict, name: str, default: float) -> float:

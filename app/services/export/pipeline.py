@@ -188,14 +188,10 @@ def image_jobs(session: Session, settings: Settings, selection: Selection,
     """How each image is made; frames where the face source finds no face are dropped and
     listed (file names), never replaced by a centre crop."""
     if params.face == "none":
-        jobs = []
-        for row in selection.rows:
-            same_colour = (row.mode == "L") == (params.color == "gray")
-            if params.size == 0 and same_colour and row.mode in ("L", "RGB"):
-                jobs.append(ImageJob(row, copy_from=row.source))  # the original, untouched
-            else:
-                jobs.append(ImageJob(row, size=params.size, color=params.color))
-        return jobs, []
+        if params.size == 0:  # the original frames, untouched
+            return [ImageJob(row, copy_from=row.source) for row in selection.rows], []
+        return [ImageJob(row, size=params.size, color=params.color)
+                for row in selection.rows], []
     from app.services.crops import CropError, ensure_crops
 
     try:

@@ -35,7 +35,7 @@ class ImageJob:
 
     row: FrameRow
     copy_from: Path | None = None  # a finished PNG (source frame or cached crop)
-    size: int = 0  # render: resize the whole frame to size x size (0: keep its size)
+    size: int = 48  # render: the whole frame resized to size x size
     color: str = "gray"
 
 
@@ -124,10 +124,8 @@ def render_image(job: ImageJob, target: Path) -> None:
         array = load_image(job.row.source, mode=mode)
     except ImageError as exc:
         raise ExportError(f"cannot read frame {job.row.file_name}: {exc}") from None
-    if job.size:
-        array = crop_from_face(array, whole_frame_face(array.shape),
-                               CropParams(size=job.size, margin=0.0, color=job.color,
-                                          align=False))
+    array = crop_from_face(array, whole_frame_face(array.shape),
+                           CropParams(size=job.size, margin=0.0, color=job.color, align=False))
     Image.fromarray(array).save(target, format="PNG")
 
 
