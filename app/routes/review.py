@@ -117,11 +117,17 @@ def review_page(request: Request, sequence_id: int, queue: str = "", decide: boo
                   _context(data, user, queue=queue, deciding=deciding, message=message))
 
 
+async def _form_fields(request: Request) -> dict[str, str]:
+    """The posted form, read on the event loop (it is async) so that the handler itself can
+    be a plain function: its database work then runs in the thread pool, not on the loop."""
+    return {key: str(value) for key, value in (await request.form()).items()}
+
+
 @router.post("/sequences/{sequence_id:int}/review", include_in_schema=False)
-async def save_review(request: Request, sequence_id: int,
-                      session: Session = Depends(get_session),
-                      user: User = Depends(require_reviewer)):
-    form = await request.form()
+def save_review(request: Request, sequence_id: int,
+                form: dict[str, str] = Depends(_form_fields),
+                session: Session = Depends(get_session),
+                user: User = Depends(require_reviewer)):
     queue = str(form.get("queue") or "")
     deciding = form.get("mode") == "decision"
     go_next = (form.get("intent") or form.get("action")) == "next"

@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session, joinedload
 from app.models import EMOTIONS, Annotation, AuditEntry, Decision, Frame, Sequence, User, utcnow
 from app.services import audit
 from app.services.effective import Effective, effective_for
-from app.services.sequence_list import ListFilters, load_rows, matches, sort_rows
+from app.services.sequence_list import (
+    ListFilters,
+    load_rows,
+    matches,
+    needs_effective,
+    sort_rows,
+)
 
 MAX_NOTE_CHARS = 2000
 FIELDS = ("label", "onset_frame", "apex_frame", "note", "exclude")
@@ -243,7 +249,8 @@ def next_in_queue(session: Session, *, user_id: int, after_id: int, filters: Lis
     """The reviewer's next sequence: in the list's order (with the list's filters), the first
     one after `after_id` that this user has not reviewed yet (when `deciding`, that has no
     admin decision yet), wrapping around to the start; None when the queue is empty."""
-    rows = sort_rows(load_rows(session, user_id=user_id), filters)
+    rows = sort_rows(load_rows(session, user_id=user_id,
+                               with_effective=needs_effective(filters)), filters)
     start = next((i for i, r in enumerate(rows) if r.id == after_id), -1) + 1
     for row in rows[start:] + rows[:start]:
         if row.id == after_id or not matches(row, filters):
@@ -260,8 +267,9 @@ def describe_change(entry: AuditEntry) -> list[str]:
     lines = []
     for name in FIELDS:
         old, new = before.get(name), after.get(name)
-        if old == new:
-            continue
+        empty = new is None or new == "" or new is False  # not 0: that is "neutral"
+        if old == new or (entry.before is None and empty):
+            continue  # unchanged, or an empty field of a first save
         lines.append(f"{_field_title(name)}: {_show(name, old)} → {_show(name, new)}")
     return lines
 

@@ -61,8 +61,12 @@
 
   function refreshMarks() {
     const o = onset(), a = apex();
+    const checked = form().querySelector("input[name=label]:checked");
+    const label = checked ? checked.closest(".label-btn").dataset.name : null;
+    strip.style.setProperty("--label-color", label ? `var(--${label})` : "var(--muted)");
     thumbs.forEach((t) => {
       const n = Number(t.dataset.number);
+      t.classList.toggle("emotion", o !== null && n >= o && (a === null || n <= a));
       t.classList.toggle("neutral", o !== null && n < o);
       t.classList.toggle("onset", n === o);
       t.classList.toggle("apex", a !== null ? n === a : (o !== null && n === frames[frames.length - 1].number));
@@ -94,7 +98,7 @@
 
   function setLabel(code) {
     const radio = form().querySelector(`input[name="label"][value="${code}"]`);
-    if (radio) { radio.checked = true; flash(radio.closest(".label-btn")); }
+    if (radio) { radio.checked = true; flash(radio.closest(".label-btn")); refreshMarks(); }
   }
 
   function setMark(name, value) {
@@ -221,4 +225,5 @@
   refreshMarks();
   show(start >= 0 ? start : frames.length - 1);
   preload(current);
+  document.body.dataset.reviewReady = "1"; // shortcuts are live (tests wait for this)
 })();

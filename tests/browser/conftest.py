@@ -127,6 +127,12 @@ def shoot(tmp_path):
     SHOTS_COPY.mkdir(parents=True, exist_ok=True)
 
     def take(page, name: str, *, full_page: bool = True) -> Path:
+        # Lazy thumbnails below the fold would otherwise be blank in a full-page shot.
+        page.evaluate("""async () => {
+            document.querySelectorAll('img[loading=lazy]').forEach((i) => { i.loading = 'eager'; });
+            await Promise.all([...document.images].map((i) => i.complete ? null :
+                new Promise((done) => { i.onload = i.onerror = done; })));
+        }""")
         path = tmp_path / f"{name}.png"
         page.screenshot(path=str(path), full_page=full_page)
         shutil.copy(path, SHOTS_COPY / path.name)

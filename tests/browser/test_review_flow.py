@@ -45,7 +45,7 @@ def test_filter_then_review_with_three_keys_and_see_it_after_reload(open_page, s
     page.locator(".seq-card").first.click()
     first_id, frame_count = unlabeled[0]
     page.wait_for_url(re.compile(rf"/sequences/{first_id}\?queue=nolabel%3D1$"))
-    page.wait_for_selector("#review-form")
+    page.wait_for_selector("body[data-review-ready]")
     # Review with the keyboard only: step back two frames, then label, onset, Enter.
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("ArrowLeft")
@@ -77,7 +77,7 @@ def test_second_session_saving_a_stale_version_gets_the_conflict(open_page, site
     laptop = open_page("rev2")  # the same reviewer on a second device: its own session
     for page in (desk, laptop):
         page.goto(f"/sequences/{sequence_id}")
-        page.wait_for_selector("#review-form")
+        page.wait_for_selector("body[data-review-ready]")
 
     desk.keyboard.press("5")
     desk.keyboard.press("Control+s")
@@ -96,5 +96,5 @@ def test_second_session_saving_a_stale_version_gets_the_conflict(open_page, site
     assert (stored.label, stored.version) == (5, 1)  # not overwritten
 
     laptop.click("#save-error >> text=Reload")
-    laptop.wait_for_selector("#review-form")
+    laptop.wait_for_selector("body[data-review-ready]")
     assert laptop.is_checked("input[name=label][value='5']")

@@ -261,3 +261,17 @@ def test_deciding_queue_skips_decided_sequences(session, ids, make_user):
     save_decision(session, sequence_id=ids["S005_002"], user=admin, data=review(2))
     assert next_in_queue(session, user_id=admin.id, after_id=ids["S005_001"],
                          filters=ListFilters(), deciding=True) == ids["S010_001"]
+
+
+def test_history_lines_say_what_changed(session, ids, make_user):
+    from app.services.review import describe_change
+
+    rev = make_user("rev1")
+    seq = ids["S005_001"]
+    save_annotation(session, sequence_id=seq, user=rev, data=review(0, onset=2))
+    save_annotation(session, sequence_id=seq, user=rev,
+                    data=review(5, onset=2, note="smiles late", exclude=True, version=1))
+    newest, first = load_review(session, sequence_id=seq, user_id=rev.id).history
+    assert describe_change(first) == ["label: — → neutral", "onset: — → 2"]
+    assert describe_change(newest) == ["label: neutral → happy", "note: — → “smiles late”",
+                                       "exclude: no → yes"]

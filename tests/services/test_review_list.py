@@ -11,7 +11,11 @@ from app.services.sequence_list import (
     FilterError,
     ListFilters,
     list_sequences,
+    load_rows,
+    matches,
+    needs_effective,
     parse_filters,
+    sort_rows,
 )
 from tests.support.ckplus import SeqSpec, write_ckplus
 
@@ -107,6 +111,28 @@ def test_sorting_pagination_and_faceted_counts(session, ids, reviewed):
     assert (progress.total, progress.reviewed, progress.mine, progress.decided,
             progress.disagreements, progress.excluded) == (5, 5, 2, 1, 1, 1)
     assert progress.percent == 100.0
+
+
+@pytest.mark.parametrize("filters", [
+    ListFilters(), ListFilters(nolabel=True), ListFilters(subject="S010"),
+    ListFilters(status="unreviewed"), ListFilters(status="mine"), ListFilters(status="others"),
+    ListFilters(status="decided"), ListFilters(sort="frames", descending=True),
+    ListFilters(sort="original"),
+])
+def test_light_rows_order_and_match_like_full_rows(session, ids, reviewed, filters):
+    """The queue reads rows without effective values when the filters allow it: same order,
+    same matches, same review facts as the full rows."""
+    assert not needs_effective(filters)
+    uid = reviewed["rev2"].id
+    full = sort_rows(load_rows(session, user_id=uid), filters)
+    light = sort_rows(load_rows(session, user_id=uid, with_effective=False), filters)
+    review_facts = {"unreviewed", "mine", "others", "decided"}
+    assert [(r.id, r.reviewed_by_me, r.decided, r.statuses & review_facts, matches(r, filters))
+            for r in full] == [
+        (r.id, r.reviewed_by_me, r.decided, r.statuses, matches(r, filters)) for r in light]
+    assert needs_effective(ListFilters(status="disagreement"))
+    assert needs_effective(ListFilters(label="happy"))
+    assert needs_effective(ListFilters(sort="label"))
 
 
 def test_parse_filters_reads_urls_and_names_bad_parameters():
