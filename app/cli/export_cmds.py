@@ -69,8 +69,6 @@ def export_command(
         zip_path = out if out.suffix.lower() == ".zip" else out.with_name(out.name + ".zip")
         if zip_path.is_dir():
             fail(f"{zip_path} is a folder; give the .zip file to write")
-        if not zip_path.parent.is_dir():
-            fail(f"{zip_path.parent} does not exist; create it first")
     config = settings()
     try:
         with db_session(config) as session, progress_bar("Exporting images",
@@ -78,6 +76,7 @@ def export_command(
             result = run_export(session, config, params=params,
                                 out=None if as_zip else out, progress=progress)
             if zip_path is not None:
+                zip_path.parent.mkdir(parents=True, exist_ok=True)
                 write_zip(result.path, zip_path)
     except ExportParamsError as exc:
         fail(f"--{exc.field.replace('_', '-')}: {str(exc).split(': ', 1)[1]}")

@@ -29,7 +29,7 @@ def run(env, *args):
 
 
 def test_export_json_and_snapshot_pointing_at_out(env, dataset, session, tmp_path):
-    out = tmp_path / "curated"
+    out = tmp_path / "not-yet" / "curated"  # parents are created
     result = run(env, "export", out, *SMALL, "--neutral-frames", "1", "--merge",
                  "contempt=disgust", "--json")
     assert result.exit_code == 0, result.output

@@ -142,9 +142,8 @@ def run_export(session: Session, settings: Settings, *, params: ExportParams,
     export_id = dataset_id(selection.rows, params)
     dest = Path(out) if out is not None else settings.exports_dir / export_id
     dest = dest.expanduser().absolute()
-    if out is None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    check_destination(dest)
+    check_destination(dest)  # before creating anything: a file or a user's folder is refused
+    dest.parent.mkdir(parents=True, exist_ok=True)
 
     jobs, no_face = image_jobs(session, settings, selection, params, progress)
     rows = [job.row for job in jobs]

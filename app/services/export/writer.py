@@ -56,8 +56,8 @@ def check_destination(dest: Path) -> None:
     if dest.is_dir() and any(dest.iterdir()) and not is_export_folder(dest):
         raise ExportError(f"{dest} is a folder that holds other files and is not an Onset "
                           "export; choose an empty or new folder (nothing was changed)")
-    if not dest.parent.is_dir():
-        raise ExportError(f"{dest.parent} does not exist; create it first")
+    if dest.parent.exists() and not dest.parent.is_dir():
+        raise ExportError(f"{dest.parent} is a file, not a folder")
 
 
 def write_export(dest: Path, jobs: list[ImageJob], manifest: list[dict], columns: list[str],
