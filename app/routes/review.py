@@ -71,6 +71,11 @@ def _context(data: ReviewData, user: User, *, queue: str, deciding: bool,
     frames = [{"id": fid, "number": number, "thumb": f"/frames/{fid}/thumb.jpg",
                "view": f"/frames/{fid}/view.jpg", "original": f"/frames/{fid}.png"}
               for fid, number in data.frames]
+    others = data.annotations if deciding else data.others
+    others_onsets: dict[int, list[str]] = {}
+    for a in others:
+        if a.onset_frame is not None:
+            others_onsets.setdefault(a.onset_frame, []).append(a.user.name)
     history = [{"who": e.user.name if e.user else "system", "at": format_time(e.at),
                 "action": e.action, "changes": describe_change(e)} for e in data.history]
     return {
@@ -78,7 +83,7 @@ def _context(data: ReviewData, user: User, *, queue: str, deciding: bool,
         "emotions": EMOTIONS, "effective": data.effective, "data": data,
         "original": EMOTIONS[seq.original_label] if seq.original_label is not None else None,
         "facs": [_facs_text(au, intensity) for au, intensity in seq.facs or []],
-        "others": data.annotations if deciding else data.others, "mine": data.mine,
+        "others": others, "others_onsets": others_onsets, "mine": data.mine,
         "decision": data.decision, "history": history, "deciding": deciding,
         "form": form or _form_values(data, deciding=deciding), "queue": queue,
         "back_url": "/sequences" + (f"?{queue}" if queue else ""),
