@@ -4,6 +4,7 @@ counts per class side by side."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from app.models import ExportSnapshot, utcnow
-from app.services.export.selection import ExportError
+from app.services.export.selection import ExportError, class_order
+from app.services.export.writer import is_export_folder
 
 
 class SnapshotNotFound(ExportError):
@@ -62,13 +64,10 @@ def get_snapshot(session: Session, snapshot_id: str) -> ExportSnapshot:
 
 
 def export_folder_ok(snapshot: ExportSnapshot) -> bool:
-    from app.services.export.writer import is_export_folder
-
+    """Does the recorded folder still hold this very export (not gone, not replaced)?"""
     folder = Path(snapshot.path)
     if not is_export_folder(folder):
         return False
-    import json
-
     try:
         return json.loads((folder / "dataset.json").read_text()).get("id") == snapshot.id
     except (OSError, ValueError):
@@ -111,8 +110,6 @@ def compare_snapshots(older: ExportSnapshot, newer: ExportSnapshot) -> dict[str,
                for k in sorted(set(a) - set(b), key=lambda k: _name(a, k))]
     classes_a = (older.counts or {}).get("classes", {})
     classes_b = (newer.counts or {}).get("classes", {})
-    from app.services.export.selection import class_order
-
     names = class_order(set(classes_a) | set(classes_b))
     return {
         "a": older.id, "b": newer.id,
