@@ -3,6 +3,7 @@
 carry no cookies, so they are not open to cross-site forgery and need none."""
 
 import secrets
+from dataclasses import dataclass
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -14,6 +15,25 @@ from app.services.users import user_for_token
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who is signed in, as plain values for templates. Error pages render after the
+    request's database session rolled back, when ORM objects can no longer load."""
+
+    id: int
+    name: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def _remember(request: Request, user: User) -> User:
+    request.state.user = SignedIn(user.id, user.name, user.role)
+    return user
 
 
 class NotAuthenticated(Exception):
@@ -64,15 +84,14 @@ async def current_user(request: Request, session: Session = Depends(get_session)
         user = user_for_token(session, header[7:].strip())
         if user is None:
             raise NotAuthenticated()
-        request.state.user = user
-        return user
+        return _remember(request, user)
     uid = request.session.get("uid")
     user = session.get(User, uid) if uid else None
     if user is None or not user.active:
         raise NotAuthenticated()
+    _remember(request, user)
     if request.method not in SAFE_METHODS:
         await _check_csrf(request)
-    request.state.user = user
     return user
 
 

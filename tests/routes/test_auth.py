@@ -79,3 +79,12 @@ def test_every_route_but_login_requires_a_user(app):
             assert response.status_code in (303, 401), (method, path, response.status_code)
             checked += 1
     assert checked >= 2
+
+
+def test_a_reviewer_opening_an_admin_page_gets_a_403_page(client, make_user):
+    """Regression: the error page used to read the user after the session rolled back (500)."""
+    make_user("rev1")
+    login(client, "rev1")
+    page = client.get("/admin", headers={"Accept": "text/html"})
+    assert page.status_code == 403
+    assert "Only admins can do that." in page.text and "rev1" in page.text
