@@ -40,8 +40,7 @@ class Export:
     frames: np.ndarray  # int
     folds: np.ndarray  # int, as in the manifest
     _root: Path | None = None  # set for folders
-    _zip_prefix: str = ""  # set for zips: where manifest.csv sits inside
-    _zip_bytes: dict = field(default_factory=dict, repr=False)
+    _zip_bytes: dict = field(default_factory=dict, repr=False)  # set for zips: path -> bytes
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -141,7 +140,6 @@ def _load(source: Path, reader) -> Export:
     if isinstance(reader, _FolderReader):
         export._root = reader.root
     else:
-        export._zip_prefix = reader.prefix
         # Zip members are read once into memory: a CK+ export of face crops is a few MB.
         export._zip_bytes = {p: reader.zf.read(reader.prefix + p) for p in export.paths}
     return export

@@ -20,8 +20,11 @@ def build_model(config: Config, num_classes: int):
     if num_classes < 2:
         raise ValueError(f"num_classes must be at least 2, got {num_classes}")
     inputs = keras.Input((config.input_size, config.input_size, config.channels), name="face")
-    # Centred [-1, 1] inputs suit every activation offered (tanh and selu especially).
-    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inputs)
+    if config.input_norm == "per_image":
+        x = per_image_standardization_layer()(inputs)
+    else:
+        # Centred [-1, 1] inputs suit every activation offered (tanh and selu especially).
+        x = layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inputs)
     for i, block in enumerate(config.conv_blocks, start=1):
         x = _conv_block(x, block, f"block{i}")
     if config.global_pooling == "avg":
@@ -41,6 +44,39 @@ def build_model(config: Config, num_classes: int):
         metrics=["accuracy"],
     )
     return model
+
+
+_PER_IMAGE_CLASS = None
+
+
+def _per_image_class():
+    """A layer scaling each image to zero mean and unit variance (like TensorFlow's
+    per_image_standardization); defined once, registered for model.keras loading."""
+    global _PER_IMAGE_CLASS
+    if _PER_IMAGE_CLASS is None:
+        import keras
+
+        @keras.saving.register_keras_serializable(package="onset")
+        class PerImageStandardization(keras.layers.Layer):
+            def call(self, images):
+                ops = keras.ops
+                mean = ops.mean(images, axis=(1, 2, 3), keepdims=True)
+                std = ops.std(images, axis=(1, 2, 3), keepdims=True)
+                pixels = ops.cast(ops.prod(ops.shape(images)[1:]), images.dtype)
+                # Floor as in tf.image.per_image_standardization: a flat image stays finite.
+                return (images - mean) / ops.maximum(std, ops.rsqrt(pixels))
+
+        _PER_IMAGE_CLASS = PerImageStandardization
+    return _PER_IMAGE_CLASS
+
+
+def per_image_standardization_layer():
+    return _per_image_class()(name="rescale")
+
+
+def custom_objects() -> dict:
+    """What keras.saving.load_model needs to read a model.keras written by build_model."""
+    return {"onset>PerImageStandardization": _per_image_class()}
 
 
 def _initializer(activation: str) -> str:

@@ -116,7 +116,10 @@ def load_predictor(run_dir: str | Path) -> Predictor:
         config = config_module.from_dict(run_config["config"])
     except (json.JSONDecodeError, KeyError, config_module.ConfigError) as exc:
         raise PredictError(f"{run_dir}: unreadable labels.json/config.json ({exc})") from None
-    model = keras.saving.load_model(run_dir / "model.keras", compile=False)
+    from training.model import custom_objects
+
+    model = keras.saving.load_model(run_dir / "model.keras", custom_objects=custom_objects(),
+                                    compile=False)
     outputs = model.output_shape[-1]
     if outputs != len(labels):
         raise PredictError(f"{run_dir}: model.keras has {outputs} outputs but labels.json "

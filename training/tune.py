@@ -10,6 +10,7 @@ epoch loop. Distributed tuning is KerasTuner's own chief/worker mode (training/R
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import os
 import sys
@@ -60,7 +61,7 @@ def tune(dataset: str | Path, *, trials: int = 20, max_minutes: float | None = N
         raise TuneError(f"--max-minutes must be positive, got {max_minutes}")
     base = base or preset("default")
     if epochs is not None:
-        base = base.replace(training=_with(base.training, epochs=epochs))
+        base = base.replace(training=dataclasses.replace(base.training, epochs=epochs))
     deadline = time.time() + 60 * max_minutes if max_minutes else None
     export = data.load_export(dataset)
     data.merge_folds(export.folds, folds)  # a bad --folds fails now, not after the search
@@ -97,12 +98,6 @@ def tune(dataset: str | Path, *, trials: int = 20, max_minutes: float | None = N
                              verbose=verbose, log=log, export=export)
     (run.run_dir / "trials.csv").write_bytes((tuning_dir / "trials.csv").read_bytes())
     return TuneResult(tuning_dir, done, dict(best_hp.values), run)
-
-
-def _with(obj, **changes):
-    import dataclasses
-
-    return dataclasses.replace(obj, **changes)
 
 
 def _dataset_key(export: data.Export) -> str:

@@ -12,6 +12,7 @@ from training.data import (
     class_weights,
     face_crop_params,
     load_export,
+    make_dataset,
     merge_folds,
     split_validation,
 )
@@ -187,8 +188,7 @@ def test_face_crop_params_are_read_defensively():
 def test_pipeline_yields_resized_batches_with_one_hot_labels(tiny_export, tiny_config):
     export = load_export(tiny_export)
     config = tiny_config.replace(input_size=24)
-    ds = __import__("training.data", fromlist=["make_dataset"]).make_dataset(
-        export, np.arange(20), config, training=True, seed=1, batch_size=8)
+    ds = make_dataset(export, np.arange(20), config, training=True, seed=1, batch_size=8)
     x, y = next(iter(ds))
     assert x.shape == (8, 24, 24, 1) and y.shape == (8, 3)
     assert 0 <= float(np.min(x)) and float(np.max(x)) <= 255

@@ -3,6 +3,8 @@
 import csv
 import dataclasses
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -86,13 +88,17 @@ def test_metrics_agree_with_out_of_fold_predictions(tiny_run, tiny_export):
     assert 0 <= metrics["macro_f1"] <= 1
 
 
-def test_saved_model_predicts_from_raw_pixels(tiny_run):
-    import keras
-
-    model = keras.saving.load_model(tiny_run.run_dir / "model.keras")
-    x = np.full((2, 32, 32, 1), 128.0, dtype="float32")
-    probs = np.asarray(model.predict(x, verbose=0))
-    assert probs.shape == (2, 3) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+def test_saved_model_predicts_from_raw_pixels_in_a_fresh_process(tiny_run):
+    # A new process (like the web app's) has not built any model: the custom
+    # per-image standardisation layer must still load.
+    code = ("import sys, numpy as np; from training.predict import load_predictor; "
+            "p = load_predictor(sys.argv[1]); "
+            "x = np.random.default_rng(0).integers(0, 256, (2, 40, 40)).astype('uint8'); "
+            "print(p.probabilities([x[0], x[1]]).sum(axis=1).tolist())")
+    out = subprocess.run([sys.executable, "-c", code, str(tiny_run.run_dir)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == pytest.approx([1, 1], abs=1e-5)
 
 
 def test_training_learns_the_tiny_classes(tiny_export, tiny_config, tmp_path):
