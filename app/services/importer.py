@@ -66,15 +66,15 @@ def import_ckplus(session: Session, *, root: Path, user_id: int | None = None,
 
     subjects = {s.code: s for s in session.scalars(select(Subject))}
     stored = {(s.subject.code, s.code): s for s in session.scalars(select(Sequence))}
+    new: list[tuple[Sequence, SequenceRecord]] = []
     for record in result.sequences:
         subject = subjects.get(record.subject)
         if subject is None:
             subject = subjects[record.subject] = Subject(code=record.subject)
             session.add(subject)
-            session.flush()
         sequence = stored.get((record.subject, record.code))
         if sequence is None:
-            sequence = _add_sequence(session, subject, record)
+            new.append((_new_sequence(session, subject, record), record))
             summary.added += 1
             summary.frames_added += len(record.frames)
         else:
@@ -85,6 +85,7 @@ def import_ckplus(session: Session, *, root: Path, user_id: int | None = None,
                 summary.unchanged += 1
             else:
                 summary.skipped += 1
+    _insert_frames(session, new)
     summary.skipped += result.skipped_sequences
     summary.seconds = round(time.perf_counter() - started, 3)
     audit.record(session, action="import", user_id=user_id, after={
@@ -128,18 +129,25 @@ def _drop_dataset(session: Session) -> None:
     session.flush()
 
 
-def _add_sequence(session: Session, subject: Subject, record: SequenceRecord) -> Sequence:
+def _new_sequence(session: Session, subject: Subject, record: SequenceRecord) -> Sequence:
     sequence = Sequence(subject=subject, code=record.code, original_label=record.label,
                         label_file=record.label_file, facs=record.facs,
                         frame_count=len(record.frames))
     session.add(sequence)
+    return sequence
+
+
+def _insert_frames(session: Session, new: list[tuple[Sequence, SequenceRecord]]) -> None:
+    """One flush for every new sequence (ids come back in one batched INSERT), then one
+    executemany for all their frames: a full CK+ is a handful of statements."""
+    if not new:
+        return
     session.flush()
     session.execute(insert(Frame), [
         {"sequence_id": sequence.id, "number": f.number, "path": f.path, "width": f.width,
          "height": f.height, "mode": f.mode, "landmarks_path": f.landmarks_path}
-        for f in record.frames
+        for sequence, record in new for f in record.frames
     ])
-    return sequence
 
 
 def _update_sequence(session: Session, sequence: Sequence, record: SequenceRecord,

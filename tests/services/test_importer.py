@@ -174,3 +174,27 @@ def test_switching_from_demo_needs_an_unreviewed_database(session, tmp_path):
 def test_database_runs_in_wal_mode_with_foreign_keys(session):
     assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "LA", "I;16"])
+def test_png_header_reader_agrees_with_pillow(tmp_path, mode):
+    from PIL import Image
+
+    from app.services.ckplus_scan import read_image_header
+
+    path = tmp_path / "frame.png"
+    Image.new(mode, (37, 21)).save(path)
+    with Image.open(path) as image:
+        assert read_image_header(str(path)) == (image.width, image.height, image.mode)
+
+
+def test_a_png_with_a_damaged_header_is_refused(session, tmp_path):
+    spec = SeqSpec("S005", "001")
+    root = write_ckplus(tmp_path / "ck", [spec])
+    path = frame_path(root, spec, 1)
+    data = bytearray(path.read_bytes())
+    data[18] ^= 0xFF  # flip a byte of the width: the IHDR CRC no longer matches
+    path.write_bytes(bytes(data))
+    summary = _import(session, root)
+    assert summary.imported == 0
+    assert "S005_001_00000001.png" in str(summary.issues[0])
