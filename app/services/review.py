@@ -222,19 +222,20 @@ class ReviewData:
 def load_review(session: Session, *, sequence_id: int, user_id: int,
                 history_limit: int = 30) -> ReviewData:
     """One sequence with its frames, everyone's annotations, the decision and the history,
-    in five small queries (the review page and the API both use this)."""
-    sequence = session.scalar(select(Sequence).options(joinedload(Sequence.subject))
-                              .where(Sequence.id == sequence_id))
-    if sequence is None:
+    in four small queries (the review page and the API both use this)."""
+    found = session.execute(
+        select(Sequence, Decision).outerjoin(Decision, Decision.sequence_id == Sequence.id)
+        .options(joinedload(Sequence.subject), joinedload(Decision.user))
+        .where(Sequence.id == sequence_id)).first()
+    if found is None:
         raise SequenceMissing(f"no sequence with id {sequence_id}")
+    sequence, decision = found
     frames = [tuple(r) for r in session.execute(
         select(Frame.id, Frame.number).where(Frame.sequence_id == sequence_id)
         .order_by(Frame.number))]
     annotations = list(session.scalars(
         select(Annotation).options(joinedload(Annotation.user))
         .where(Annotation.sequence_id == sequence_id).order_by(Annotation.updated_at)))
-    decision = session.scalar(select(Decision).options(joinedload(Decision.user))
-                              .where(Decision.sequence_id == sequence_id))
     history = list(session.scalars(
         select(AuditEntry).options(joinedload(AuditEntry.user))
         .where(AuditEntry.sequence_id == sequence_id)
