@@ -9,6 +9,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# At least as many connections as the server's worker threads (AnyIO's default is 40):
+# a request waiting for a pooled connection must never wait on another request that can't
+# finish. SQLite connections are cheap; WAL lets them all read at once.
+POOL_SIZE, POOL_OVERFLOW = 16, 48
 
 
 def make_engine(url: str) -> Engine:
@@ -20,6 +24,8 @@ def make_engine(url: str) -> Engine:
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         if is_sqlite
         else {},
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
     )
     if is_sqlite:
         event.listen(engine, "connect", _configure_sqlite)

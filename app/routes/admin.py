@@ -50,10 +50,13 @@ def admin_page(request: Request, session: Session = Depends(get_session),
                   block="live")
 
 
+async def _form(request: Request):
+    return await request.form()
+
+
 @router.post("/jobs")
-async def start_job(request: Request, session: Session = Depends(get_session),
-                    user: User = Depends(require_admin)):
-    form = await request.form()
+def start_job(request: Request, form=Depends(_form), session: Session = Depends(get_session),
+              user: User = Depends(require_admin)):
     kind = str(form.get("kind", ""))
     params = {k: v for k, v in form.multi_items() if k not in ("kind", "csrf_token")}
     if "exclude" in form:

@@ -26,7 +26,7 @@ def login_page(request: Request, next: str = "/"):
 
 
 @router.post("/login", include_in_schema=False)
-async def login_submit(request: Request, name: str = Form(...), password: str = Form(...),
+def login_submit(request: Request, name: str = Form(...), password: str = Form(...),
                        next: str = Form("/"), csrf_token: str = Form(""),
                        session: Session = Depends(get_session)):
     if not csrf_token or csrf_token != request.session.get("csrf"):

@@ -24,9 +24,13 @@ NAV = [("Predict", "/predict", "reviewer")]
 MAX_FILES = 200
 
 
-async def _read_limited(upload: UploadFile, limit: int) -> bytes:
+def _read_limited(upload: UploadFile, limit: int) -> bytes:
     """Read at most limit+1 bytes, so an oversized upload is refused without holding it."""
-    return await upload.read(limit + 1)
+    return upload.file.read(limit + 1)
+
+
+async def _upload_form(request: Request):
+    return await request.form(max_files=MAX_FILES)
 
 
 @router.get("/predict", include_in_schema=False)
@@ -36,11 +40,11 @@ def predict_page(request: Request, session: Session = Depends(get_session),
                                             "results": None, "scores": None})
 
 
+# Plain functions: detection and the model run in the thread pool, never on the event loop.
 @router.post("/predict", include_in_schema=False)
-async def predict_form(request: Request, session: Session = Depends(get_session),
-                       _user: User = Depends(current_user)):
+def predict_form(request: Request, form=Depends(_upload_form),
+                 session: Session = Depends(get_session), _user: User = Depends(current_user)):
     settings = request.app.state.settings
-    form = await request.form(max_files=MAX_FILES)
     files = [f for f in form.getlist("files") if hasattr(f, "read")]
     labels = [str(v) for v in form.getlist("labels")]
     run = active_run(session)
@@ -59,7 +63,7 @@ async def predict_form(request: Request, session: Session = Depends(get_session)
         entry = {"name": name, "true_label": true_label, "faces": [], "error": None,
                  "preview": None}
         try:
-            array = decode_upload(await _read_limited(upload, settings.upload_max_bytes),
+            array = decode_upload(_read_limited(upload, settings.upload_max_bytes),
                                   name=name, settings=settings)
             entry["preview"] = preview_data_url(array)
             entry["faces"] = predict_array(predictor, array, with_crops=True)
@@ -77,7 +81,7 @@ async def predict_form(request: Request, session: Session = Depends(get_session)
 
 
 @router.post("/api/predict", tags=["predict"])
-async def predict_api(request: Request, file: UploadFile = File(...),
+def predict_api(request: Request, file: UploadFile = File(...),
                       session: Session = Depends(get_session),
                       _user: User = Depends(current_user)) -> dict:
     """Faces in one photo with class probabilities from the active model:
@@ -87,7 +91,7 @@ async def predict_api(request: Request, file: UploadFile = File(...),
     settings = request.app.state.settings
     run = active_run(session)
     try:
-        array = decode_upload(await _read_limited(file, settings.upload_max_bytes),
+        array = decode_upload(_read_limited(file, settings.upload_max_bytes),
                               name=file.filename or "upload", settings=settings)
         predictor = predictor_for(run)
     except UploadRejected as exc:
