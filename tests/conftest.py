@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import make_engine, make_session_factory
+from tests.support import tiny_training
 
 
 @pytest.fixture(scope="session")
@@ -71,3 +72,26 @@ def client(app):
 
     with TestClient(app) as test_client:
         yield test_client
+
+
+# A tiny hand-made export and one real trained run, shared by the training tests and the
+# app's run/predict/job tests (tests/support/tiny_training.py draws the images).
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory) -> Path:
+    """Read-only by convention: tests that damage an export copy it first."""
+    return tiny_training.write_export(tmp_path_factory.mktemp("export") / "tiny")
+
+
+@pytest.fixture
+def tiny_config():
+    return tiny_training.tiny_config()
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_export, tmp_path_factory):
+    """One real 2-fold, 2-epoch run shared by the tests that only read a run folder."""
+    from training.train import train
+
+    config = tiny_training.tiny_config()
+    return train(tiny_export, config, folds=2, out_dir=tmp_path_factory.mktemp("runs"),
+                 seed=0, verbose=0, log=lambda msg: None)

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 LABELS = ["happy", "sadness", "surprise"]
@@ -67,13 +66,9 @@ def write_export(root: Path, *, subjects: int = 8, folds: int = 4, sequences: in
     return root
 
 
-@pytest.fixture(scope="session")
-def tiny_export(tmp_path_factory) -> Path:
-    """Read-only by convention: tests that damage an export copy it first."""
-    return write_export(tmp_path_factory.mktemp("export") / "tiny")
 
 
-def _tiny_config():
+def tiny_config():
     """The default preset shrunk to tiny-data size: same code path, a fraction of the FLOPs.
 
     Flatten instead of global pooling: with ~50 images and a few dozen steps, keeping where
@@ -90,18 +85,3 @@ def _tiny_config():
         optimizer=Optimizer(learning_rate=3e-3, warmup_epochs=1),
         training=Training(batch_size=8, epochs=2, patience=3, validation_fraction=0.25),
     )
-
-
-@pytest.fixture
-def tiny_config():
-    return _tiny_config()
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tiny_export, tmp_path_factory):
-    """One real 2-fold, 2-epoch run shared by the tests that only read a run folder."""
-    from training.train import train
-
-    config = _tiny_config()
-    return train(tiny_export, config, folds=2, out_dir=tmp_path_factory.mktemp("runs"),
-                 seed=0, verbose=0, log=lambda msg: None)
