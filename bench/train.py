@@ -105,10 +105,10 @@ def main() -> None:
                 model(), (x, y), args.epochs, len(idx), batch_size=batch, shuffle=True),
             "tf.data, no augmentation": lambda: timed_fit(
                 model(), (data.make_dataset(export, idx, plain, training=True),),
-                args.epochs, len(idx)),
+                args.epochs, len(idx), shuffle=False),  # the dataset shuffles itself
             "tf.data + default augmentation": lambda: timed_fit(
                 model(), (data.make_dataset(export, idx, config, training=True),),
-                args.epochs, len(idx)),
+                args.epochs, len(idx), shuffle=False),
         }
         results = {name: [] for name in variants}
         for _ in range(args.rounds):
