@@ -57,6 +57,14 @@ class SequenceSummary(BaseModel):
     page_url: str
 
 
+class FaceCoverageOut(BaseModel):
+    source: str
+    frames_located: int
+    frames_total: int
+    no_face_frames: int
+    complete: bool
+
+
 class SequenceList(BaseModel):
     items: list[SequenceSummary]
     total: int = Field(description="sequences matching the filters (all pages)")
@@ -65,6 +73,10 @@ class SequenceList(BaseModel):
     per_page: int
     counts: dict[str, int] = Field(description="per status, among sequences matching every "
                                                "filter but `status`")
+    face_detection: FaceCoverageOut | None = Field(
+        None, description="with `no_face`: how many frames that source has located (under "
+                          "the default settings); 0 means no detection was run, so the list "
+                          "is empty for that reason (`onset crop --source ...`)")
 
 
 class SequenceDetail(SequenceSummary):

@@ -90,6 +90,9 @@ def api_sequences(
     subject: str | None = Query(None, description="part of the subject code, e.g. S05"),
     changed: bool = Query(False, description="effective label differs from CK+'s"),
     nolabel: bool = Query(False, description="no CK+ emotion file"),
+    no_face: str | None = Query(None, description="landmarks or mtcnn: only sequences with a "
+                                "frame where that face source found no face; "
+                                "`face_detection` then says how much it has located"),
     sort: str = Query("sequence", description="sequence, label, original, status, frames, "
                                               "reviewers or onset; '-' prefix: descending"),
     page: int = Query(1, ge=1), per_page: int = Query(48, ge=1, le=200),
@@ -103,7 +106,8 @@ def api_sequences(
     result = list_sequences(session, user_id=user.id, filters=filters)
     return {"items": [_summary(r) for r in result.items], "total": result.total,
             "page": result.filters.page, "pages": result.pages,
-            "per_page": result.filters.per_page, "counts": result.counts}
+            "per_page": result.filters.per_page, "counts": result.counts,
+            "face_detection": result.face_coverage.as_json() if result.face_coverage else None}
 
 
 def _detail(data: ReviewData, user: User) -> dict:

@@ -1,15 +1,24 @@
-"""Frame images, addressed by frame id only (never by a path from the request).
+"""Frame images and the face overlay's box and crop, addressed by frame id only (never by a
+path from the request).
 
 Answers carry an ETag and a private Cache-Control, and a matching If-None-Match gets a bodiless
 304, so scrubbing back and forth through a filmstrip costs almost nothing the second time."""
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from app.auth import require_reviewer
 from app.deps import get_session
 from app.models import User
+from app.services.face_view import (
+    CROP_SIZE_RANGE,
+    VIEW_CROP_COLOR,
+    VIEW_CROP_SIZE,
+    FaceUnavailable,
+    face_crop,
+    frame_face,
+)
 from app.services.thumbs import (
     FrameFile,
     FrameUnavailable,
@@ -73,3 +82,51 @@ def frame_thumb(request: Request, frame_id: int, session: Session = Depends(get_
 def frame_view(request: Request, frame_id: int, session: Session = Depends(get_session),
                _user: User = Depends(require_reviewer)):
     return _rendition(request, frame_id, "view", session)
+
+
+# --- the face overlay of the review page ---------------------------------------------------
+
+SourceQuery = Query(None, pattern="^(landmarks|mtcnn)$",
+                    description="landmarks (CK+'s files) or mtcnn; default: landmarks when "
+                                "the frame has a landmark file, else mtcnn")
+
+
+def _face_unavailable(exc: FaceUnavailable) -> JSONResponse:
+    return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+
+@router.get("/frames/{frame_id:int}/face.json", include_in_schema=False)
+def frame_face_json(request: Request, frame_id: int, source: str | None = SourceQuery,
+                    session: Session = Depends(get_session),
+                    _user: User = Depends(require_reviewer)):
+    """The frame's face box, eyes, method and confidence (or `found: false` and why)."""
+    try:
+        view = frame_face(session, request.app.state.settings, frame_id=frame_id,
+                          source=source)
+    except FaceUnavailable as exc:
+        return _face_unavailable(exc)
+    # Revalidated every time (cheap: one indexed row) since a new detection run can change
+    # it; the page keeps its own copy while scrubbing.
+    headers = {"ETag": view.etag, "Cache-Control": "private, no-cache"}
+    if etag_matches(request.headers.get("if-none-match"), view.etag):
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(view.as_json(), headers=headers)
+
+
+@router.get("/frames/{frame_id:int}/crop.png", include_in_schema=False)
+def frame_face_crop(request: Request, frame_id: int, source: str | None = SourceQuery,
+                    size: int = Query(VIEW_CROP_SIZE, ge=CROP_SIZE_RANGE[0],
+                                      le=CROP_SIZE_RANGE[1]),
+                    color: str = Query(VIEW_CROP_COLOR, pattern="^(gray|rgb)$"),
+                    session: Session = Depends(get_session),
+                    _user: User = Depends(require_reviewer)):
+    """The eye-aligned face crop, from the crop cache (cut on first request)."""
+    try:
+        crop = face_crop(session, request.app.state.settings, frame_id=frame_id,
+                         source=source, size=size, color=color)
+    except FaceUnavailable as exc:
+        return _face_unavailable(exc)
+    headers = {"ETag": crop.etag, "Cache-Control": CACHE_CONTROL}
+    if etag_matches(request.headers.get("if-none-match"), crop.etag):
+        return Response(status_code=304, headers=headers)
+    return FileResponse(crop.path, media_type="image/png", headers=headers)

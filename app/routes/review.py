@@ -89,6 +89,7 @@ def _context(data: ReviewData, user: User, *, queue: str, deciding: bool,
         "back_url": "/sequences" + (f"?{queue}" if queue else ""),
         "self_url": review_url(seq.id, queue=queue, deciding=deciding),
         "toggle_url": review_url(seq.id, queue=queue, deciding=not deciding),
+        "queue_no_face": _queue_filters(queue).no_face if queue else None,
         "max_note": MAX_NOTE_CHARS, "format_time": format_time,
         "message": None, "error": None, "conflict": None, **extra,
     }

@@ -21,6 +21,7 @@ from app.services.effective import Effective, effective_for
 from app.services.sequence_list import (
     ListFilters,
     load_rows,
+    mark_no_face,
     matches,
     needs_effective,
     sort_rows,
@@ -250,8 +251,9 @@ def next_in_queue(session: Session, *, user_id: int, after_id: int, filters: Lis
     """The reviewer's next sequence: in the list's order (with the list's filters), the first
     one after `after_id` that this user has not reviewed yet (when `deciding`, that has no
     admin decision yet), wrapping around to the start; None when the queue is empty."""
-    rows = sort_rows(load_rows(session, user_id=user_id,
-                               with_effective=needs_effective(filters)), filters)
+    rows = load_rows(session, user_id=user_id, with_effective=needs_effective(filters))
+    mark_no_face(session, rows, filters)
+    rows = sort_rows(rows, filters)
     start = next((i for i, r in enumerate(rows) if r.id == after_id), -1) + 1
     for row in rows[start:] + rows[:start]:
         if row.id == after_id or not matches(row, filters):

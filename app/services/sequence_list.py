@@ -14,7 +14,10 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from app.models import EMOTIONS, Annotation, Decision, Frame, Sequence, Subject
+from app.services.crop_cache import SOURCES as FACE_SOURCES
+from app.services.crop_cache import no_face_sequence_ids
 from app.services.effective import Effective, effective_for
+from app.services.face_view import FaceCoverage, face_coverage
 
 # Order matters: it is the order of the filter pills and of the "status" sort.
 STATUSES: tuple[str, ...] = ("unreviewed", "mine", "others", "disagreement", "excluded",
@@ -44,6 +47,7 @@ class ListFilters:
     subject: str = ""
     changed: bool = False  # effective label differs from the CK+ label
     nolabel: bool = False  # no CK+ emotion file
+    no_face: str | None = None  # a face source: sequences with a frame it found no face in
     sort: str = "sequence"
     descending: bool = False
     page: int = 1
@@ -62,6 +66,8 @@ class ListFilters:
             pairs.append(("changed", "1"))
         if self.nolabel:
             pairs.append(("nolabel", "1"))
+        if self.no_face:
+            pairs.append(("no_face", self.no_face))
         if self.sort != "sequence" or self.descending:
             pairs.append(("sort", ("-" if self.descending else "") + self.sort))
         if self.per_page != DEFAULT_PER_PAGE:
@@ -73,7 +79,8 @@ class ListFilters:
 
     @property
     def active(self) -> bool:
-        return bool(self.label or self.status or self.subject or self.changed or self.nolabel)
+        return bool(self.label or self.status or self.subject or self.changed or self.nolabel
+                    or self.no_face)
 
 
 def parse_filters(params: Mapping[str, str]) -> ListFilters:
@@ -88,6 +95,10 @@ def parse_filters(params: Mapping[str, str]) -> ListFilters:
     status = (params.get("status") or "").strip().lower() or None
     if status is not None and status not in STATUSES:
         raise FilterError("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+    no_face = (params.get("no_face") or "").strip().lower() or None
+    if no_face is not None and no_face not in FACE_SOURCES:
+        raise FilterError("no_face", f"{no_face!r} is not a face source: "
+                                     f"{' or '.join(FACE_SOURCES)}")
     sort = (params.get("sort") or "sequence").strip().lower()
     descending = sort.startswith("-")
     sort = sort.lstrip("-")
@@ -96,7 +107,7 @@ def parse_filters(params: Mapping[str, str]) -> ListFilters:
                                   "(prefix with '-' for descending)")
     return ListFilters(
         label=label, status=status, subject=(params.get("subject") or "").strip()[:16],
-        changed=_flag(params, "changed"), nolabel=_flag(params, "nolabel"),
+        changed=_flag(params, "changed"), nolabel=_flag(params, "nolabel"), no_face=no_face,
         sort=sort, descending=descending,
         page=_positive_int(params, "page", 1),
         per_page=min(_positive_int(params, "per_page", DEFAULT_PER_PAGE), max(PER_PAGE_CHOICES)),
@@ -129,6 +140,7 @@ class SequenceRow:
     my_onset: int | None = None
     reviewed_by_me: bool = False
     decided: bool = False
+    no_face: bool = False  # set by `mark_no_face` for the source of the filter
     statuses: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -175,6 +187,7 @@ class SequencePage:
     pages: int
     counts: dict[str, int]  # per status, among rows matching every filter but the status
     progress: Progress
+    face_coverage: FaceCoverage | None = None  # with the no_face filter: what was located
 
 
 def load_rows(session: Session, *, user_id: int | None,
@@ -267,9 +280,21 @@ def matches(row: SequenceRow, filters: ListFilters, *, ignore_status: bool = Fal
         return False
     if filters.nolabel and row.original_label is not None:
         return False
+    if filters.no_face and not row.no_face:
+        return False
     if not ignore_status and filters.status and filters.status not in row.statuses:
         return False
     return True
+
+
+def mark_no_face(session: Session, rows: list[SequenceRow], filters: ListFilters) -> None:
+    """Flag the rows with a frame where the filter's face source found no face (one query,
+    and only when the filter asks for it)."""
+    if not filters.no_face:
+        return
+    ids = set(no_face_sequence_ids(session, filters.no_face))
+    for row in rows:
+        row.no_face = row.id in ids
 
 
 def _label_key(code: int | None) -> str:
@@ -306,14 +331,16 @@ def progress_of(rows: list[SequenceRow]) -> Progress:
 def list_sequences(session: Session, *, user_id: int | None,
                    filters: ListFilters) -> SequencePage:
     rows = load_rows(session, user_id=user_id)
+    mark_no_face(session, rows, filters)
     faceted = [r for r in rows if matches(r, filters, ignore_status=True)]
     counts = {status: sum(status in r.statuses for r in faceted) for status in STATUSES}
     selected = sort_rows([r for r in faceted if matches(r, filters)], filters)
     pages = max(1, ceil(len(selected) / filters.per_page))
     page = min(filters.page, pages)
     start = (page - 1) * filters.per_page
+    coverage = face_coverage(session, filters.no_face) if filters.no_face else None
     return SequencePage(replace(filters, page=page), selected[start:start + filters.per_page],
-                        len(selected), pages, counts, progress_of(rows))
+                        len(selected), pages, counts, progress_of(rows), coverage)
 
 
 def review_progress(session: Session, *, user_id: int | None) -> Progress:

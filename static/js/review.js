@@ -15,6 +15,8 @@
   const FPS = 12;
   let current = frames.length - 1;
   let timer = null;
+  // For review_face.js, which follows the current frame through "review:frame" events.
+  window.OnsetReview = { frames, current: () => current };
 
   const form = () => $("review-form");
   const field = (name) => form().elements[name];
@@ -50,6 +52,7 @@
     thumbs.forEach((t, i) => t.classList.toggle("current", i === current));
     if (scroll) thumbs[current].scrollIntoView({ block: "nearest", inline: "nearest" });
     updateTags();
+    document.dispatchEvent(new CustomEvent("review:frame", { detail: { index: current } }));
   }
 
   function updateTags() {
@@ -119,6 +122,8 @@
     form().requestSubmit();
   }
 
+  const toggleFace = () => document.dispatchEvent(new CustomEvent("review:face-toggle"));
+
   function toggleHelp(open) {
     const help = $("help");
     help.hidden = open === undefined ? !help.hidden : !open;
@@ -162,6 +167,7 @@
           case "KeyA": setMark("apex_frame", e.shiftKey ? null : frames[current].number); break;
           case "KeyX": { const ex = field("exclude"); ex.checked = !ex.checked; refreshMarks(); flash(ex.closest(".exclude-toggle")); break; }
           case "KeyN": field("note").focus(); break;
+          case "KeyF": toggleFace(); break;
           case "KeyD": { const t = document.querySelector("[data-toggle-url]"); if (t) location.href = t.dataset.toggleUrl; else handled = false; break; }
           default: handled = false;
         }
@@ -178,14 +184,14 @@
     const actions = {
       first: () => show(0), last: () => show(frames.length - 1),
       prev: () => show(current - 1), next: () => show(current + 1), play,
-      help: () => toggleHelp(),
+      help: () => toggleHelp(), face: toggleFace,
       "set-onset": () => setMark("onset_frame", frames[current].number),
       "set-apex": () => setMark("apex_frame", frames[current].number),
       "clear-onset": () => setMark("onset_frame", null),
       "clear-apex": () => setMark("apex_frame", null),
     };
     if (actions[btn.dataset.action]) {
-      if (btn.dataset.action !== "play") stop();
+      if (!["play", "face"].includes(btn.dataset.action)) stop();
       actions[btn.dataset.action]();
     }
   });
