@@ -56,26 +56,13 @@ class ServerTiming:
 
 
 def bench_app():
-    """uvicorn factory: the real app (settings from ONSET_* variables), plus the timing
-    middleware and the 1 KB reference file. BENCH_POOL_SIZE (set by --pool-size) swaps in an
-    engine with a bigger connection pool, to compare against the app's own engine."""
+    """uvicorn factory: the app as shipped (settings from ONSET_* variables, its own engine
+    and pool), plus the timing middleware and the 1 KB reference file."""
     from fastapi.staticfiles import StaticFiles
 
     from app.main import create_app
 
     app = create_app()
-    if os.environ.get("BENCH_POOL_SIZE"):
-        from sqlalchemy import create_engine, event
-
-        from app.db import _configure_sqlite, make_session_factory
-
-        app.state.engine.dispose()
-        engine = create_engine(app.state.settings.resolved_database_url,
-                               pool_size=int(os.environ["BENCH_POOL_SIZE"]), max_overflow=0,
-                               connect_args={"check_same_thread": False, "timeout": 15})
-        event.listen(engine, "connect", _configure_sqlite)
-        app.state.engine = engine
-        app.state.session_factory = make_session_factory(engine)
     app.mount("/bench-static", StaticFiles(directory=STATIC_DIR), name="bench-static")
     app.add_middleware(ServerTiming)
     return app
@@ -241,14 +228,9 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=123)
     parser.add_argument("--rounds", type=int, default=10,
                         help="rounds per reviewer under 20 reviewers (x4 when alone)")
-    parser.add_argument("--pool-size", type=int, default=0,
-                        help="serve with a database pool of this size instead of the app's")
     args = parser.parse_args()
     print("preparing the database (demo import, users, earlier reviews) ...", flush=True)
     env, ids = prepare(args.subjects)
-    if args.pool_size:
-        env["BENCH_POOL_SIZE"] = str(args.pool_size)
-        print(f"serving with a connection pool of {args.pool_size} (not the app's default)")
     server, base = start_server(env)
     try:
         clients = [logged_in(base, f"rev{n:02d}") for n in range(1, REVIEWERS + 1)]
