@@ -131,6 +131,7 @@
 
   function showBusy(slow) {
     layer.classList.add("stale");
+    if (cropImg.hidden) cropEmpty.textContent = "Locating…";
     badge.hidden = false;
     badge.className = "face-badge face-badge-busy";
     badge.title = "";

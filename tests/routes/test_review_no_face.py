@@ -69,7 +69,7 @@ def test_the_filter_lists_exactly_the_sequences_with_no_face_frames(
     assert api["face_detection"]["complete"] and api["face_detection"]["no_face_frames"] == 5
     page = client.get("/sequences?no_face=landmarks")
     assert _card_ids(page.text) == wanted
-    assert "landmarks found no face in 5 of 15 frames" in page.text
+    assert "With landmarks, no face was found in 5 of 15 frames" in page.text
     fragment = client.get("/sequences?no_face=landmarks&subject=S010", headers=HX)
     assert _card_ids(fragment.text) == {ids["S010_002"]} and "<html" not in fragment.text
     assert fragment.headers["HX-Push-Url"] == "/sequences?subject=S010&no_face=landmarks"
@@ -86,7 +86,7 @@ def test_partial_detection_is_said_so(client, token, ids, session_factory, setti
     _detect_landmarks(session_factory, settings, frame_ids)
     page = client.get("/sequences?no_face=landmarks")
     assert _card_ids(page.text) == {ids["S005_002"]}
-    assert re.search(r"has located faces in <b>2</b> of 15 frames", page.text)
+    assert re.search(r"landmarks has covered <b>2</b> of 15 frames", page.text)
     assert "may miss sequences" in page.text
 
 
