@@ -37,7 +37,14 @@ def _choice(params: dict, name: str, default: str, choices: tuple[str, ...]) -> 
     return value
 
 
-def _dataset_path(session: Session, params: dict) -> str:
+def _optional_int(params: dict, name: str, low: int, high: int) -> int | None:
+    """A whole number, or None when left blank (the CLI's own default then applies)."""
+    if params.get(name) in (None, "", 0, "0"):
+        return None
+    return _int(params, name, 0, low, high)
+
+
+def _snapshot(session: Session, params: dict) -> ExportSnapshot:
     dataset = params.get("dataset")
     if not dataset:
         raise JobParamError("dataset: required (an export snapshot id)")
@@ -47,7 +54,33 @@ def _dataset_path(session: Session, params: dict) -> str:
     if not Path(snapshot.path).exists():
         raise JobParamError(f"dataset: snapshot {dataset} is no longer on disk at "
                             f"{snapshot.path}")
-    return snapshot.path
+    return snapshot
+
+
+def _check_folds(snapshot: ExportSnapshot, folds: int | None) -> None:
+    """Refuse more folds than the snapshot has now, not minutes later inside the job."""
+    known = [f for f, c in (snapshot.counts or {}).get("folds", {}).items()
+             if not isinstance(c, dict) or c.get("images", 1)]
+    if folds is not None and known and folds > len(known):
+        raise JobParamError(f"folds: {folds} is more than snapshot {snapshot.id} has "
+                            f"({len(known)}); leave it blank to use all of them")
+
+
+def _config_file(params: dict) -> str | None:
+    """A training config JSON (or a run's config.json), checked the way `onset train` will."""
+    from training.config import ConfigError, load
+
+    value = params.get("config")
+    if value in (None, ""):
+        return None
+    path = Path(str(value))
+    if not path.is_file():
+        raise JobParamError(f"config: no config file at {path}")
+    try:
+        load(path)
+    except ConfigError as exc:
+        raise JobParamError(f"config: {exc}") from None
+    return str(path.resolve())
 
 
 def build_command(session: Session, settings: Settings, *, kind: str, params: dict[str, Any],
@@ -57,27 +90,9 @@ def build_command(session: Session, settings: Settings, *, kind: str, params: di
         raise JobParamError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
     onset = [sys.executable, "-m", "app"]
     if kind == "train":
-        clean = {"dataset": str(params.get("dataset", "")),
-                 "preset": _choice(params, "preset", "default", ("default", "baseline")),
-                 "folds": _int(params, "folds", 10, 2, 50),
-                 "epochs": _int(params, "epochs", 0, 0, 1000),
-                 "seed": _int(params, "seed", 0, 0, 2**31 - 1)}
-        argv = [*onset, "train", _dataset_path(session, params), "--preset", clean["preset"],
-                "--folds", str(clean["folds"]), "--seed", str(clean["seed"]),
-                "--out", str(job_dir / "runs")]
-        if clean["epochs"]:
-            argv += ["--epochs", str(clean["epochs"])]
-        return argv, clean
+        return _train_command(session, onset, params, job_dir)
     if kind == "tune":
-        clean = {"dataset": str(params.get("dataset", "")),
-                 "trials": _int(params, "trials", 10, 1, 500),
-                 "max_minutes": _int(params, "max_minutes", 30, 1, 24 * 60),
-                 "algorithm": _choice(params, "algorithm", "hyperband",
-                                      ("hyperband", "bayesian", "random"))}
-        argv = [*onset, "tune", _dataset_path(session, params), "--trials",
-                str(clean["trials"]), "--max-minutes", str(clean["max_minutes"]),
-                "--algorithm", clean["algorithm"], "--out", str(job_dir / "runs")]
-        return argv, clean
+        return _tune_command(session, onset, params, job_dir)
     if kind == "crop":
         clean = {"source": _choice(params, "source", "landmarks", ("landmarks", "mtcnn")),
                  "size": _int(params, "size", 64, 16, 512),
@@ -86,6 +101,47 @@ def build_command(session: Session, settings: Settings, *, kind: str, params: di
                 "--color", clean["color"], "--json"]
         return argv, clean
     return _export_command(onset, params, job_dir)
+
+
+def _train_command(session: Session, onset: list[str], params: dict, job_dir: Path):
+    config = _config_file(params)
+    clean: dict[str, Any] = {
+        "dataset": str(params.get("dataset") or ""),
+        "preset": None if config else _choice(params, "preset", "default",
+                                              ("default", "baseline")),
+        "folds": _optional_int(params, "folds", 2, 50),
+        "epochs": _optional_int(params, "epochs", 1, 1000),
+        "seed": _int(params, "seed", 0, 0, 2**31 - 1)}
+    if config:
+        clean["config"] = config
+    snapshot = _snapshot(session, params)
+    _check_folds(snapshot, clean["folds"])
+    argv = [*onset, "train", snapshot.path,
+            *(["--config", config] if config else ["--preset", clean["preset"]]),
+            "--seed", str(clean["seed"]), "--out", str(job_dir / "runs")]
+    for name in ("folds", "epochs"):
+        if clean[name]:
+            argv += [f"--{name}", str(clean[name])]
+    return argv, clean
+
+
+def _tune_command(session: Session, onset: list[str], params: dict, job_dir: Path):
+    clean = {"dataset": str(params.get("dataset") or ""),
+             "trials": _int(params, "trials", 10, 1, 500),
+             "max_minutes": _int(params, "max_minutes", 30, 1, 24 * 60),
+             "algorithm": _choice(params, "algorithm", "hyperband",
+                                  ("hyperband", "bayesian", "random")),
+             "epochs": _optional_int(params, "epochs", 1, 1000),
+             "folds": _optional_int(params, "folds", 2, 50)}
+    snapshot = _snapshot(session, params)
+    _check_folds(snapshot, clean["folds"])
+    argv = [*onset, "tune", snapshot.path, "--trials", str(clean["trials"]),
+            "--max-minutes", str(clean["max_minutes"]), "--algorithm", clean["algorithm"],
+            "--out", str(job_dir / "runs")]
+    for name in ("epochs", "folds"):
+        if clean[name]:
+            argv += [f"--{name}", str(clean[name])]
+    return argv, clean
 
 
 def _export_command(onset: list[str], params: dict, job_dir: Path):

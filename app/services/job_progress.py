@@ -3,12 +3,12 @@ folder's progress.jsonl (train, tune) or the CLI's generic progress lines (expor
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app.config import Settings
-from app.models import Job
+from app.models import Job, utcnow
 from app.services.jobs import job_dir, read_progress
 
 LOG_TAIL_BYTES = 16_000
@@ -45,6 +45,8 @@ def job_progress(settings: Settings, job: Job) -> JobProgress:
     if job.kind in ("train", "tune"):
         path = run_progress_file(settings, job)
         progress = _training_progress(read_progress(path) if path else [])
+        if job.kind == "tune":
+            _add_search_progress(progress, settings, job)
     else:
         progress = _cli_progress(read_progress(job_dir(settings, job.id) / "progress.jsonl"))
     if job.status == "succeeded":
@@ -106,6 +108,41 @@ def _training_fraction(progress: JobProgress, final_epochs: int) -> float | None
         in_fold = current[-1].get("epoch", 0)
     done = done_folds * per_fold + in_fold + final_epochs
     return round(min(done / total, 0.99), 4)
+
+
+def _add_search_progress(progress: JobProgress, settings: Settings, job: Job) -> None:
+    """A tune job searches first (KerasTuner's trial folders), then cross-validates the best
+    config like a train job: the search fills the first half of the bar, the CV the rest."""
+    trials = sorted((job_dir(settings, job.id) / "runs").glob("tune-*/*/trial_*/trial.json"))
+    planned = int(job.params.get("trials") or 0)
+    finished = sum(1 for t in trials if _trial_status(t) in ("COMPLETED", "INVALID", "FAILED"))
+    if progress.folds:  # the cross-validation of the winner has started
+        progress.fraction = round(0.5 + (progress.fraction or 0) / 2, 4)
+        if progress.stage and progress.stage not in ("done", "failed"):
+            progress.stage = f"best config: {progress.stage}"
+        return
+    progress.stage = (f"tuning: trial {min(len(trials), planned or len(trials))}"
+                      f"{f' of {planned}' if planned else ''} ({finished} finished)"
+                      if trials else "tuning: starting the search")
+    budget_s = 60 * float(job.params.get("max_minutes") or 0)
+    elapsed = ((utcnow() - _aware(job.started_at)).total_seconds()
+               if job.started_at else 0.0)
+    shares = [finished / planned if planned else 0.0, elapsed / budget_s if budget_s else 0.0]
+    progress.fraction = round(min(max(shares), 1.0) / 2, 4)
+
+
+def _trial_status(path: Path) -> str:
+    import json
+
+    try:
+        return str(json.loads(path.read_text()).get("status", ""))
+    except (OSError, ValueError):
+        return ""
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes even for timezone-aware columns.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _cli_progress(events: list[dict[str, Any]]) -> JobProgress:

@@ -89,7 +89,31 @@ def _finish(job: Job, code: int) -> None:
         job.note = (f"the process died from signal {died_from} ({_signal_name(died_from)}); "
                     "see the log")
     else:
-        job.status, job.note = "failed", f"exited with code {code}; see the log"
+        reason = _error_line(job.log_path)
+        job.status = "failed"
+        job.note = f"exited with code {code}" + (f": {reason}" if reason else "; see the log")
+
+
+def _error_line(log_path: str | None, tail_bytes: int = 16_000) -> str:
+    """The command's own last word on why it failed: the CLI's `error: ...` line, else a
+    Python exception line, so the job list says what went wrong without opening the log."""
+    if not log_path:
+        return ""
+    try:
+        with open(log_path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - tail_bytes))
+            lines = fh.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        if line.startswith("error: "):
+            return line[len("error: "):].strip()[:500]
+    for line in reversed(lines):
+        head = line.split(":", 1)[0]
+        if ":" in line and head.isidentifier() and head.endswith(("Error", "Exception")):
+            return line.strip()[:500]
+    return ""
 
 
 def _signal_name(number: int) -> str:
@@ -178,6 +202,10 @@ class JobRunner:
                 continue
             del self.processes[job_id]
             self._cancelled_at.pop(job_id, None)
+            # The shell wrapper may have died alone (kill -9 on it, OOM killer): end the
+            # command it started too, or it would train on unwatched. The group id stays
+            # reserved while any member lives, so this cannot hit another process.
+            _signal_group(process.pid, signal.SIGKILL)
             if job is None or job.status != "running":
                 continue  # cancelled meanwhile: keep that status
             written = _exit_code(self.settings, job_id)
@@ -224,7 +252,7 @@ class JobRunner:
         script = f'{shlex.join(argv)}; echo $? > {shlex.quote(str(folder / "exit_code"))}'
         env = {**os.environ, **self._settings_env(),
                "ONSET_PROGRESS_FILE": str(folder / "progress.jsonl"),
-               "PYTHONUNBUFFERED": "1"}
+               "PYTHONUNBUFFERED": "1", "COLUMNS": "160"}
         log = open(folder / "log.txt", "ab")  # noqa: SIM115 (the child owns it from here)
         log.write(f"$ {shlex.join(argv)}\n".encode())
         log.flush()
@@ -241,10 +269,15 @@ class JobRunner:
 
 
 def _find_output(folder: Path) -> str | None:
-    """The run folder (train/tune) or export folder a job produced, if any."""
-    runs = sorted((folder / "runs").glob("*/config.json")) if (folder / "runs").is_dir() else []
+    """The run folder (train/tune) or export folder a job produced, if any.
+
+    A run folder holds config.json and metrics.json. `onset tune --out runs` also leaves
+    its tuning folder (runs/tune-<dataset>-<algorithm>/: trials, best_config.json) beside
+    the best config's run folder, so a folder without both files is not a run."""
+    runs = [p.parent for p in (folder / "runs").glob("*/metrics.json")
+            if (p.parent / "config.json").is_file()]
     if runs:
-        return str(runs[-1].parent)
+        return str(max(runs, key=lambda p: ((p / "metrics.json").stat().st_mtime, p.name)))
     if (folder / "export" / "dataset.json").is_file():
         return str(folder / "export")
     return None

@@ -46,3 +46,53 @@ def test_export_options_become_cli_options(session, settings, tmp_path):
     assert argv[argv.index("--exclude") + 1] == "contempt"
     assert argv[argv.index("--split") + 1] == "70/15/15"
     assert clean["policy"] == "peak"
+
+
+def _snapshot(session, tmp_path, folds=None):
+    folder = tmp_path / "export"
+    folder.mkdir(exist_ok=True)
+    counts = {"folds": {str(i): {"images": 5} for i in range(folds)}} if folds else {}
+    session.add(ExportSnapshot(id="snap", path=str(folder), params={}, counts=counts,
+                               selection={}))
+    session.flush()
+    return folder
+
+
+def test_train_takes_a_config_file_instead_of_a_preset(session, settings, tmp_path):
+    from tests.support.tiny_jobs import write_fast_config
+
+    _snapshot(session, tmp_path)
+    config = write_fast_config(tmp_path / "tiny.json")
+    argv, clean = build(session, settings, tmp_path, "train", dataset="snap",
+                        preset="default", config=str(config), folds="", epochs="")
+    assert argv[argv.index("--config") + 1] == str(config.resolve())
+    assert "--preset" not in argv and "--folds" not in argv and "--epochs" not in argv
+    assert clean["config"] == str(config.resolve()) and clean["preset"] is None
+
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"name": "x", "conv_blocks": [{"filters": 8, "activation": "relux"}]}')
+    with pytest.raises(JobParamError, match=r"^config: .*broken\.json.*relux"):
+        build(session, settings, tmp_path, "train", dataset="snap", config=str(broken))
+    with pytest.raises(JobParamError, match="config: no config file at /nowhere.json"):
+        build(session, settings, tmp_path, "train", dataset="snap", config="/nowhere.json")
+
+
+def test_more_folds_than_the_snapshot_has_are_refused_up_front(session, settings, tmp_path):
+    _snapshot(session, tmp_path, folds=4)
+    with pytest.raises(JobParamError, match="folds: 10 is more than snapshot snap has "
+                                            r"\(4\); leave it blank"):
+        build(session, settings, tmp_path, "train", dataset="snap", folds=10)
+    argv, _ = build(session, settings, tmp_path, "train", dataset="snap", folds=4)
+    assert argv[argv.index("--folds") + 1] == "4"
+
+
+def test_tune_passes_epochs_and_folds_and_writes_runs_into_the_job(session, settings,
+                                                                    tmp_path):
+    folder = _snapshot(session, tmp_path, folds=3)
+    argv, clean = build(session, settings, tmp_path, "tune", dataset="snap", trials=2,
+                        max_minutes=1, algorithm="random", epochs=3, folds=2)
+    assert argv[3:5] == ["tune", str(folder)]
+    assert argv[argv.index("--epochs") + 1] == "3" and argv[argv.index("--folds") + 1] == "2"
+    assert argv[argv.index("--out") + 1] == str(tmp_path / "job" / "runs")
+    assert clean == {"dataset": "snap", "trials": 2, "max_minutes": 1, "algorithm": "random",
+                     "epochs": 3, "folds": 2}

@@ -130,3 +130,73 @@ def _dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
+
+
+def test_a_dead_shell_wrapper_takes_its_command_with_it(runner, settings, session_factory):
+    """Killing the job's recorded pid (its shell) must not leave the command running
+    unwatched; before the fix, the command went on in the background."""
+    job_id = add_job(session_factory, settings, "import time; time.sleep(60)")
+    job = run_until(runner, session_factory, job_id, ("running",))
+    command = _wait_for_child(job.pid)
+    os.kill(job.pid, signal.SIGKILL)
+    job = run_until(runner, session_factory, job_id, ("failed",))
+    assert "signal 9 (SIGKILL)" in job.note
+    deadline = time.monotonic() + 5
+    while _living_members(job.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _living_members(job.pid) == [], f"the command {command} outlived its job"
+
+
+def test_a_failed_job_says_why_in_its_note(runner, settings, session_factory):
+    code = ("import sys; print('working...'); "
+            "print('error: dataset: no manifest.csv in /x', file=sys.stderr); sys.exit(2)")
+    job_id = add_job(session_factory, settings, code)
+    job = run_until(runner, session_factory, job_id, ("succeeded", "failed"))
+    assert job.note == "exited with code 2: dataset: no manifest.csv in /x"
+    crash = add_job(session_factory, settings, "raise KeyError('fold')")
+    job = run_until(runner, session_factory, crash, ("succeeded", "failed"))
+    assert job.note == "exited with code 1: KeyError: 'fold'"
+
+
+def test_a_restarted_server_adopts_a_living_job_and_finishes_it(settings, session_factory):
+    first = JobRunner(settings, session_factory)
+    job_id = add_job(session_factory, settings, "import time; time.sleep(1.5); print('done')")
+    run_until(first, session_factory, job_id, ("running",))
+    # A new server process: its runner never started this job, only finds it in the DB.
+    second = JobRunner(settings, session_factory)
+    with session_factory() as session:
+        assert recover_orphans(session, settings) == []  # still alive: adopted, not touched
+        session.commit()
+    job = run_until(second, session_factory, job_id, ("succeeded", "failed", "interrupted"))
+    assert job.status == "succeeded"
+    first.processes.clear()  # the old runner's handle: reaped by nobody, like a dead server's
+
+
+def test_the_run_folder_of_a_tune_job_is_found_beside_its_tuning_folder(tmp_path):
+    from app.services.jobs import _find_output
+
+    runs = tmp_path / "runs"
+    tuning = runs / "tune-0123456789-hyperband"
+    tuning.mkdir(parents=True)
+    (tuning / "best_config.json").write_text("{}")
+    (tuning / "trials.csv").write_text("trial_id\n")
+    half = runs / "20250101-000000-aaaaaa"  # a run that died before its metrics
+    half.mkdir()
+    (half / "config.json").write_text("{}")
+    assert _find_output(tmp_path) is None
+    run = runs / "20240101-000000-bbbbbb"
+    run.mkdir()
+    for name in ("config.json", "metrics.json"):
+        (run / name).write_text("{}")
+    assert _find_output(tmp_path) == str(run)
+
+
+def _wait_for_child(pid: int) -> int:
+    from tests.support.live_server import children_of
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if found := children_of(pid):
+            return found[0]
+        time.sleep(0.02)
+    raise AssertionError(f"no child of {pid} started")
