@@ -164,7 +164,7 @@ def _default() -> Config:
         dense_layers=[DenseLayer(128, activation="elu", normalization="batch", dropout=0.5)],
         optimizer=Optimizer(name="adamw", learning_rate=2e-3, weight_decay=5e-4,
                             schedule="cosine", warmup_epochs=2),
-        training=Training(batch_size=32, epochs=30, patience=12, monitor="val_loss",
+        training=Training(batch_size=32, epochs=30, patience=10, monitor="val_accuracy",
                           label_smoothing=0.1, class_weighting="balanced"),
         augmentation=Augmentation(),
     )

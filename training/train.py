@@ -145,7 +145,7 @@ def _fit(export, config: Config, train_idx, val_idx, *, seed: int, fold, folds: 
     if monitor:
         stopper = keras.callbacks.EarlyStopping(
             monitor=monitor, patience=tr.patience, restore_best_weights=True,
-            start_from_epoch=config.optimizer.warmup_epochs)
+            start_from_epoch=_first_judged_epoch(config))
         callbacks.append(stopper)
     weights = (data.class_weights(export.label_index[train_idx], len(export.labels))
                if tr.class_weighting == "balanced" else None)
@@ -158,6 +158,15 @@ def _fit(export, config: Config, train_idx, val_idx, *, seed: int, fold, folds: 
     else:
         best = len(fit.history["loss"])
     return model, best
+
+
+def _first_judged_epoch(config: Config) -> int:
+    """Early stopping ignores epochs before this one. Under a cosine schedule the model is
+    still at a high learning rate for the first half, where validation scores on a dozen
+    held-out subjects swing widely; judging then stopped whole folds at a lucky early peak."""
+    if config.optimizer.schedule == "cosine":
+        return max(config.optimizer.warmup_epochs, config.training.epochs // 2)
+    return config.optimizer.warmup_epochs
 
 
 def epoch_reporter(progress, history, fold, folds: int, epochs: int):
