@@ -5,21 +5,10 @@ from collections.abc import Iterator
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from app.config import Settings
+from app.db import session_scope
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; committed when the handler returns without error."""
-    session = request.app.state.session_factory()
-    try:
+    """One unit of work per request: committed when the handler returns without error."""
+    with session_scope(request.app.state.session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
-def get_settings_dep(request: Request) -> Settings:
-    return request.app.state.settings
