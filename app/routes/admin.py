@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session
 from app.auth import require_admin
 from app.deps import get_session
 from app.htmx import is_htmx, render
-from app.models import ExportSnapshot, Job, Run, User
+from app.models import ExportSnapshot, Job, Run, User, utcnow
 from app.services import charts
-from app.services.job_progress import job_progress, log_tail
+from app.services.job_progress import duration_text, job_progress, log_tail
 from app.services.jobs import ACTIVE, JobParamError, JobRunner, cancel_job, submit_job
 from app.services.runs import active_run, list_runs
 
@@ -33,13 +33,16 @@ def on_startup(app) -> None:
 def _admin_context(session: Session, request: Request) -> dict:
     settings = request.app.state.settings
     jobs = session.scalars(select(Job).order_by(Job.id.desc()).limit(JOB_HISTORY)).all()
+    runs = list_runs(session, settings)
     return {
         "active_jobs": [(j, job_progress(settings, j)) for j in jobs if j.status in ACTIVE],
         "jobs": jobs,
         "snapshots": session.scalars(select(ExportSnapshot)
                                      .order_by(ExportSnapshot.created_at.desc())).all(),
-        "runs": list_runs(session, settings)[:20],
+        "runs": runs[:20],
+        "runs_by_job": {r.job_id: r for r in runs if r.job_id is not None},
         "active_run": active_run(session),
+        "htmx": is_htmx(request),  # live updates carry the history out of band
     }
 
 
@@ -88,17 +91,53 @@ def job_page(request: Request, job_id: int, session: Session = Depends(get_sessi
              _user: User = Depends(require_admin)):
     job = _job_or_404(session, job_id)
     progress = job_progress(request.app.state.settings, job)
-    current = progress.curves.get(str(progress.fold)) or progress.curves.get("final") or []
-    accuracy = {name: [(p["epoch"], p.get(name)) for p in current]
-                for name in ("accuracy", "val_accuracy")}
-    loss = {name: [(p["epoch"], p.get(name)) for p in current] for name in ("loss", "val_loss")}
     return render(request, "job.html", {
         "job": job, "progress": progress, "log": log_tail(job),
-        "accuracy_chart": charts.line_chart(accuracy, y_min=0, y_max=1, y_label="accuracy",
-                                            dashed=("val_accuracy",)),
-        "loss_chart": charts.line_chart(loss, y_min=0, y_label="loss", dashed=("val_loss",)),
+        **_job_charts(progress, live=job.status in ACTIVE),
         "run": _run_of(session, request, job),
+        "params": {k: v for k, v in job.params.items()
+                   if k != "argv" and v not in (None, "", [])},
+        "duration": _duration(job),
     }, block="live")
+
+
+def _job_charts(progress, *, live: bool) -> dict:
+    """While a job trains: the current fold, train against validation (is it overfitting?).
+    Once it ended: every fold at once, as the run page shows them."""
+    if live or not progress.curves:
+        points = progress.curves.get(progress.curve, [])
+        title = ("final model" if progress.curve == "final"
+                 else f"fold {progress.curve}" if progress.curve else "")
+
+        def pair(metric: str) -> dict:
+            return {"train": [(p["epoch"], p.get(metric)) for p in points],
+                    "validation": [(p["epoch"], p.get(f"val_{metric}")) for p in points]}
+
+        accuracy, loss, dashed = pair("accuracy"), pair("loss"), ("validation",)
+        titles = ("Accuracy", "Loss")
+    else:
+        title, dashed, titles = "", (), ("Validation accuracy per fold", "Training loss per fold")
+        accuracy = {f"fold {k}": [(p["epoch"], p.get("val_accuracy")) for p in points]
+                    for k, points in progress.curves.items() if k != "final"}
+        loss = {("final model" if k == "final" else f"fold {k}"):
+                [(p["epoch"], p.get("loss")) for p in points]
+                for k, points in progress.curves.items()}
+    empty = "Curves appear after the first epoch." if live else "No epochs were recorded."
+    return {"chart_title": title, "chart_titles": titles,
+            "accuracy_chart": charts.line_chart(accuracy, y_min=0, y_max=1, dashed=dashed,
+                                                y_label="accuracy", empty=empty),
+            "loss_chart": charts.line_chart(loss, y_min=0, y_label="loss", dashed=dashed,
+                                            empty=empty)}
+
+
+def _duration(job: Job) -> str:
+    if not job.started_at:
+        return ""
+    end = job.finished_at or utcnow()
+    start = job.started_at
+    if (start.tzinfo is None) != (end.tzinfo is None):  # SQLite returns naive datetimes
+        start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+    return duration_text((end - start).total_seconds())
 
 
 def _run_of(session: Session, request: Request, job: Job) -> Run | None:

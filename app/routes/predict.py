@@ -67,8 +67,13 @@ def predict_form(request: Request, form=Depends(_upload_form),
                                   name=name, settings=settings)
             entry["preview"] = preview_data_url(array)
             entry["faces"] = predict_array(predictor, array, with_crops=True)
+            height, width = array.shape[:2]
             for face in entry["faces"]:
                 face["bars"] = charts.probability_bars(face["probabilities"])
+                face["share"] = face["probabilities"][face["label"]]
+                x, y, w, h = face["box"]  # drawn over the preview, in % of the photo
+                face["box_style"] = (f"left:{100 * x / width:.2f}%;top:{100 * y / height:.2f}%;"
+                                     f"width:{100 * w / width:.2f}%;height:{100 * h / height:.2f}%")
         except UploadRejected as exc:
             entry["error"] = str(exc)
         context["results"].append(entry)

@@ -43,22 +43,32 @@ def _sequence_ids(session: Session) -> dict[tuple[str, str], int]:
     return {(subject, code): seq_id for subject, code, seq_id in rows}
 
 
-def _view(details) -> dict:
+def _view(details, loss_max: float | None = None) -> dict:
     cm = details.metrics.get("confusion_matrix") or {}
     return {
         "details": details,
         "heatmap": charts.heatmap(cm["matrix"], cm["labels"]) if cm.get("matrix") else None,
         "val_chart": charts.line_chart(details.curves("val_accuracy"), y_min=0, y_max=1,
-                                       y_label="validation accuracy"),
-        "loss_chart": charts.line_chart(details.curves("loss"), y_min=0, y_label="loss"),
+                                       y_label="validation accuracy",
+                                       empty="No validation history in this run."),
+        "loss_chart": charts.line_chart(details.curves("loss"), y_min=0, y_max=loss_max,
+                                        y_label="loss", empty="No loss history in this run."),
     }
+
+
+def _highest_loss(details) -> float:
+    return max((y for points in details.curves("loss").values() for _, y in points),
+               default=0.0)
 
 
 @router.get("/compare")
 def compare_runs(request: Request, a: str, b: str, session: Session = Depends(get_session),
                  _user: User = Depends(current_user)):
     left, right = (run_details(_run_or_404(session, request, rid)) for rid in (a, b))
-    return render(request, "run_compare.html", {"left": _view(left), "right": _view(right)})
+    # One loss scale for both, so the curves can be compared by eye.
+    loss_max = charts.nice_ceiling(max(_highest_loss(left), _highest_loss(right)))
+    return render(request, "run_compare.html", {"left": _view(left, loss_max),
+                                                "right": _view(right, loss_max)})
 
 
 @router.get("/{run_id}")

@@ -12,17 +12,19 @@ PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#d
 
 def line_chart(series: dict[str, Sequence[tuple[float, float]]], *, width: int = 560,
                height: int = 220, y_min: float | None = None, y_max: float | None = None,
-               y_label: str = "", dashed: Sequence[str] = ()) -> Markup:
-    """One polyline per named series of (x, y) points, with axes, gridlines and a legend."""
+               y_label: str = "", dashed: Sequence[str] = (),
+               empty: str = "No epochs finished yet.") -> Markup:
+    """One polyline per named series of (x, y) points, with axes, gridlines and a legend.
+    Short series get a dot per point, so a two-epoch run still reads as data."""
     points = [p for values in series.values() for p in values if p[1] is not None]
     if not points:
-        return Markup('<svg class="chart empty" viewBox="0 0 10 2"></svg>')
-    pad_l, pad_r, pad_t, pad_b = 42, 12, 10, 26
+        return Markup(f'<p class="chart-empty muted">{escape(empty)}</p>')
+    pad_l, pad_r, pad_t, pad_b = 42, 14, 10, 26
     xs = [p[0] for p in points]
     ys = [p[1] for p in points]
     x0, x1 = min(xs), max(max(xs), min(xs) + 1)
-    lo = min(ys) if y_min is None else y_min
-    hi = max(ys) if y_max is None else y_max
+    lo = min(ys) if y_min is None else min(y_min, min(ys))
+    hi = nice_ceiling(max(ys)) if y_max is None else max(y_max, max(ys))
     if hi - lo < 1e-9:
         hi = lo + 1
 
@@ -39,34 +41,71 @@ def line_chart(series: dict[str, Sequence[tuple[float, float]]], *, width: int =
         y = sy(value)
         parts.append(f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{y:.1f}" y2="{y:.1f}" '
                      'class="grid"/>')
-        parts.append(f'<text x="{pad_l - 6}" y="{y + 4:.1f}" class="tick" '
+        parts.append(f'<text x="{pad_l - 6}" y="{y + 4:.1f}" class="tick y-tick" '
                      f'text-anchor="end">{value:.2g}</text>')
-    parts.append(f'<text x="{width - pad_r}" y="{height - 6}" class="tick" '
-                 f'text-anchor="end">epoch {int(x1)}</text>')
-    parts.append(f'<text x="{pad_l}" y="{height - 6}" class="tick">{int(x0)}</text>')
+    for x in _epoch_ticks(x0, x1):
+        anchor = "start" if x == x0 else "end" if x == x1 else "middle"
+        parts.append(f'<text x="{sx(x):.1f}" y="{height - 8}" class="tick x-tick" '
+                     f'text-anchor="{anchor}">{x:g}</text>')
+    parts.append(f'<text x="{pad_l - 8}" y="{height - 8}" class="tick axis-name" '
+                 'text-anchor="end">epoch</text>')
+    longest = max(len(values) for values in series.values())
     for index, (name, values) in enumerate(series.items()):
         color = PALETTE[index % len(PALETTE)]
-        coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in values if y is not None)
+        shown = [(sx(x), sy(y)) for x, y in values if y is not None]
+        coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in shown)
         dash = ' stroke-dasharray="5 4"' if name in dashed else ""
         parts.append(f'<polyline points="{coords}" fill="none" stroke="{color}" '
                      f'stroke-width="2"{dash}><title>{escape(name)}</title></polyline>')
+        if longest <= 25:
+            parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>'
+                      for x, y in shown]
     parts.append("</svg>")
     legend = "".join(
-        f'<span class="legend-item"><span class="swatch" style="background:'
-        f'{PALETTE[i % len(PALETTE)]}"></span>{escape(name)}</span>'
+        f'<span class="legend-item"><span class="swatch{" dashed" if name in dashed else ""}" '
+        f'style="--c:{PALETTE[i % len(PALETTE)]}"></span>{escape(name)}</span>'
         for i, name in enumerate(series))
     return Markup(f'<figure class="chart-figure">{"".join(parts)}'
                   f'<figcaption class="legend">{legend}</figcaption></figure>')
 
 
-def heatmap(matrix: Sequence[Sequence[int]], labels: Sequence[str], *, cell: int = 46) -> Markup:
+def nice_ceiling(value: float) -> float:
+    """The next value whose quarter is a round number (gridlines sit at quarters), so the
+    axis reads 0, 0.6, 1.2, 1.8, 2.4 rather than 0, 0.51, 1, 1.5, 2."""
+    import math
+
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    steps = (1, 1.2, 1.6, 2, 2.4, 3.2, 4, 4.8, 6, 8, 10)
+    return round(next(m * power for m in steps if m * power >= value - 1e-12), 12)
+
+
+def _epoch_ticks(x0: float, x1: float, most: int = 8) -> list[float]:
+    """Whole epochs from first to last, thinned to a readable handful."""
+    first, last = int(x0), int(x1)
+    step = max(1, -(-(last - first) // (most - 1)))
+    ticks = list(range(first, last + 1, step))
+    if ticks[-1] != last:
+        if last - ticks[-1] < step / 2:
+            ticks.pop()
+        ticks.append(last)
+    return [float(t) for t in ticks]
+
+
+def heatmap(matrix: Sequence[Sequence[int]], labels: Sequence[str], *,
+            cell: int | None = None) -> Markup:
     """A confusion matrix: rows are true labels, columns predictions; each row is shaded by
-    its own total so small classes are as readable as large ones."""
+    its own total so small classes are as readable as large ones. Drawn at its natural size
+    (CSS only shrinks it), so three classes don't blow up to poster-sized text."""
     n = len(labels)
-    left, top = 86, 78
-    size_w, size_h = left + n * cell + 4, top + n * cell + 4
-    parts = [f'<svg class="heatmap" viewBox="0 0 {size_w} {size_h}" role="img" '
-             'aria-label="confusion matrix">']
+    cell = cell or (60 if n <= 4 else 52 if n <= 6 else 46)
+    longest = max((len(label) for label in labels), default=4)
+    left = 16 + 7 * longest
+    top = 30 + int(5 * longest)
+    size_w, size_h = left + n * cell + 6 * longest, top + n * cell + 4
+    parts = [f'<svg class="heatmap" viewBox="0 0 {size_w} {size_h}" width="{size_w}" '
+             f'height="{size_h}" role="img" aria-label="confusion matrix">']
     for j, label in enumerate(labels):
         x = left + j * cell + cell / 2
         parts.append(f'<text x="{x:.1f}" y="{top - 8}" class="tick" '
@@ -89,7 +128,7 @@ def heatmap(matrix: Sequence[Sequence[int]], labels: Sequence[str], *, cell: int
             if count:
                 parts.append(f'<text x="{x + cell / 2 - 1:.1f}" y="{y + cell / 2 + 4:.1f}" '
                              f'text-anchor="middle" class="cell" fill="{ink}">{count}</text>')
-    parts.append('<text x="4" y="14" class="axis">true ↓ / predicted →</text></svg>')
+    parts.append('<text x="2" y="12" class="axis">rows: true · columns: predicted</text></svg>')
     return Markup("".join(parts))
 
 

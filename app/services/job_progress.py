@@ -25,14 +25,27 @@ class JobProgress:
     eta_s: float | None = None
     # fold -> list of {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"}
     curves: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    curve: str = ""  # the curves key being trained now: "1", "2", ... or "final"
     fold_accuracy: list[float] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def eta_text(self) -> str:
+        return duration_text(self.eta_s) if self.eta_s else ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"fraction": self.fraction, "stage": self.stage, "fold": self.fold,
                 "folds": self.folds, "epoch": self.epoch, "epochs": self.epochs,
                 "eta_s": self.eta_s, "fold_accuracy": self.fold_accuracy,
                 "result": self.result}
+
+
+def duration_text(seconds: float) -> str:
+    """42s, 3m 07s, 1h 05m: what a person reads at a glance."""
+    seconds = int(max(0, seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds // 60 % 60:02d}m"
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 def run_progress_file(settings: Settings, job: Job) -> Path | None:
@@ -74,6 +87,7 @@ def _training_progress(events: list[dict[str, Any]]) -> JobProgress:
             progress.epoch, progress.epochs = event.get("epoch"), event.get("epochs")
             metrics = event.get("metrics", {})
             progress.curves.setdefault(fold, []).append({"epoch": event.get("epoch"), **metrics})
+            progress.curve = fold
             progress.stage = ("final model" if fold == "final"
                               else f"fold {fold}/{progress.folds}")
             if fold == "final":
@@ -85,7 +99,7 @@ def _training_progress(events: list[dict[str, Any]]) -> JobProgress:
         elif kind == "trial":
             progress.stage = f"tuning: trial {event.get('trial')}"
         elif kind in ("done", "failed"):
-            progress.stage = kind
+            progress.stage = "finished" if kind == "done" else "failed"
             progress.result = {k: v for k, v in event.items() if k not in ("event", "time")}
     progress.fraction = _training_fraction(progress, final_epochs)
     if started and progress.fraction and 0 < progress.fraction < 1:
@@ -118,7 +132,7 @@ def _add_search_progress(progress: JobProgress, settings: Settings, job: Job) ->
     finished = sum(1 for t in trials if _trial_status(t) in ("COMPLETED", "INVALID", "FAILED"))
     if progress.folds:  # the cross-validation of the winner has started
         progress.fraction = round(0.5 + (progress.fraction or 0) / 2, 4)
-        if progress.stage and progress.stage not in ("done", "failed"):
+        if progress.stage and progress.stage not in ("finished", "failed"):
             progress.stage = f"best config: {progress.stage}"
         return
     progress.stage = (f"tuning: trial {min(len(trials), planned or len(trials))}"

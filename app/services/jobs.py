@@ -250,7 +250,9 @@ class JobRunner:
         # The shell records the exit status in a file, so a finished job is recognised even
         # if the server restarted meanwhile; `exec`-less so the shell outlives the command.
         script = f'{shlex.join(argv)}; echo $? > {shlex.quote(str(folder / "exit_code"))}'
-        env = {**os.environ, **self._settings_env(),
+        # Wide, unbuffered output without TensorFlow's start-up chatter: the log is read
+        # by people on the job page.
+        env = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ, **self._settings_env(),
                "ONSET_PROGRESS_FILE": str(folder / "progress.jsonl"),
                "PYTHONUNBUFFERED": "1", "COLUMNS": "160"}
         log = open(folder / "log.txt", "ab")  # noqa: SIM115 (the child owns it from here)

@@ -111,8 +111,8 @@ class RunDetails:
         for row in self.history:
             value = row.get(metric)
             if value not in (None, ""):
-                series.setdefault(f"fold {row['fold']}", []).append(
-                    (float(row["epoch"]), float(value)))
+                name = "final model" if row["fold"] == "final" else f"fold {row['fold']}"
+                series.setdefault(name, []).append((float(row["epoch"]), float(value)))
         return series
 
 

@@ -63,7 +63,13 @@ def test_admin_pages_render(client, make_user, session_factory):
     assert page.status_code == 200
     assert "Start training" in page.text and "Job history" in page.text
     job_page = client.get("/admin/jobs/1")
-    assert "exited with code 2" in job_page.text and "source = " in job_page.text
+    assert "exited with code 2" in job_page.text and "<dt>source</dt>" in job_page.text
+    assert "argv" not in job_page.text  # the command line is in the log, not the facts
+    # The live part's update also carries the history (out of band), so a job that just
+    # finished shows there without a reload.
+    live = client.get("/admin", headers={"HX-Request": "true"})
+    assert live.text.lstrip().startswith('<section id="live"')
+    assert 'id="history" hx-swap-oob="true"' in live.text and "exited with code 2" in live.text
     assert client.get("/admin/jobs/77").status_code == 404
     form_error = client.post("/admin/jobs", data={"kind": "crop", "source": "opencv",
                                                   "csrf_token": login(client, "boss")},
