@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from app.auth import current_user, require_admin
 from app.deps import get_session
 from app.models import Job, Run, User
+from app.routes.runs import run_or_404
 from app.services.job_progress import job_progress
 from app.services.jobs import JobParamError, cancel_job, submit_job
-from app.services.runs import RunError, get_run, list_runs, promote, run_details
+from app.services.runs import RunError, list_runs, promote, run_details
 
 router = APIRouter(prefix="/api", tags=["jobs and runs"])
 
@@ -104,13 +105,6 @@ def cancel(job_id: int, request: Request, session: Session = Depends(get_session
     return _job_out(request, session, job)
 
 
-def _run(request: Request, session: Session, run_id: str) -> Run:
-    try:
-        return get_run(session, request.app.state.settings, run_id)
-    except RunError as exc:
-        raise HTTPException(404, str(exc)) from None
-
-
 @router.get("/runs")
 def runs(request: Request, session: Session = Depends(get_session),
          _user: User = Depends(current_user)) -> list[dict[str, Any]]:
@@ -123,7 +117,7 @@ def runs(request: Request, session: Session = Depends(get_session),
 def read_run(run_id: str, request: Request, session: Session = Depends(get_session),
              _user: User = Depends(current_user)) -> dict[str, Any]:
     """The run's metrics.json (DESIGN.md contract) plus its id, kind and active flag."""
-    run = _run(request, session, run_id)
+    run = run_or_404(session, request, run_id)
     details = run_details(run)
     return {"id": run.id, "kind": run.kind, "active": run.active, "path": str(Path(run.path)),
             "labels": details.labels, "metrics": details.metrics, **details.metrics}
@@ -133,7 +127,7 @@ def read_run(run_id: str, request: Request, session: Session = Depends(get_sessi
 def promote_run(run_id: str, request: Request, session: Session = Depends(get_session),
                 user: User = Depends(require_admin)) -> dict[str, Any]:
     """Make this run the active model used by predictions."""
-    run = _run(request, session, run_id)
+    run = run_or_404(session, request, run_id)
     try:
         promote(session, run=run, user_id=user.id)
     except RunError as exc:

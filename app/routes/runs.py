@@ -25,7 +25,8 @@ NAV = [("Runs", "/runs", "reviewer")]
 MISCLASSIFIED_SHOWN = 120
 
 
-def _run_or_404(session: Session, request: Request, run_id: str):
+def run_or_404(session: Session, request: Request, run_id: str):
+    """The run, or a 404 naming it (the pages and the API share this)."""
     try:
         return get_run(session, request.app.state.settings, run_id)
     except RunError as exc:
@@ -64,7 +65,7 @@ def _highest_loss(details) -> float:
 @router.get("/compare")
 def compare_runs(request: Request, a: str, b: str, session: Session = Depends(get_session),
                  _user: User = Depends(current_user)):
-    left, right = (run_details(_run_or_404(session, request, rid)) for rid in (a, b))
+    left, right = (run_details(run_or_404(session, request, rid)) for rid in (a, b))
     # One loss scale for both, so the curves can be compared by eye.
     loss_max = charts.nice_ceiling(max(_highest_loss(left), _highest_loss(right)))
     return render(request, "run_compare.html", {"left": _view(left, loss_max),
@@ -74,7 +75,7 @@ def compare_runs(request: Request, a: str, b: str, session: Session = Depends(ge
 @router.get("/{run_id}")
 def run_page(request: Request, run_id: str, session: Session = Depends(get_session),
              _user: User = Depends(current_user)):
-    details = run_details(_run_or_404(session, request, run_id))
+    details = run_details(run_or_404(session, request, run_id))
     return render(request, "run.html", {
         **_view(details), "run": details.run,
         "misclassified": details.misclassified[:MISCLASSIFIED_SHOWN],
@@ -88,7 +89,7 @@ def run_page(request: Request, run_id: str, session: Session = Depends(get_sessi
 @router.get("/{run_id}/predictions/{index}.png")
 def prediction_png(request: Request, run_id: str, index: int,
                    session: Session = Depends(get_session), _user: User = Depends(current_user)):
-    run = _run_or_404(session, request, run_id)
+    run = run_or_404(session, request, run_id)
     try:
         path = prediction_image(run, run_details(run), index)
     except RunError as exc:
@@ -100,7 +101,7 @@ def prediction_png(request: Request, run_id: str, index: int,
 @router.get("/{run_id}/download")
 def download_run(request: Request, run_id: str, session: Session = Depends(get_session),
                  _user: User = Depends(current_user)):
-    run = _run_or_404(session, request, run_id)
+    run = run_or_404(session, request, run_id)
     from pathlib import Path
 
     return StreamingResponse(stream_zip(Path(run.path)), media_type="application/zip",
@@ -111,7 +112,7 @@ def download_run(request: Request, run_id: str, session: Session = Depends(get_s
 @router.post("/{run_id}/promote")
 def promote_run(request: Request, run_id: str, session: Session = Depends(get_session),
                 user: User = Depends(require_admin)):
-    run = _run_or_404(session, request, run_id)
+    run = run_or_404(session, request, run_id)
     try:
         promote(session, run=run, user_id=user.id)
     except RunError as exc:

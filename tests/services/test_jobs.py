@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.models import Job
 from app.services.jobs import JobRunner, cancel_job, job_dir, recover_orphans
+from tests.support.live_server import living_group_members
 
 
 def add_job(session_factory, settings, code: str) -> int:
@@ -76,7 +77,7 @@ def test_cancel_stops_the_whole_process_group(runner, settings, session_factory)
         runner.tick()
         time.sleep(0.05)
     assert not runner.processes, "the cancelled process is still running"
-    assert _living_members(job.pid) == []
+    assert living_group_members(job.pid) == []
     with session_factory() as session:
         assert session.get(Job, job_id).status == "cancelled"
 
@@ -109,21 +110,6 @@ def test_restart_marks_orphaned_jobs_interrupted(settings, session_factory):
         assert finished.status == "succeeded"
 
 
-def _living_members(pgid: int) -> list[int]:
-    """Processes of a group that still run (zombies left to a non-reaping init don't)."""
-    from pathlib import Path
-
-    living = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(") ", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            living.append(int(stat.parent.name))
-    return living
-
-
 def _dead_pid() -> int:
     import subprocess
 
@@ -142,9 +128,9 @@ def test_a_dead_shell_wrapper_takes_its_command_with_it(runner, settings, sessio
     job = run_until(runner, session_factory, job_id, ("failed",))
     assert "signal 9 (SIGKILL)" in job.note
     deadline = time.monotonic() + 5
-    while _living_members(job.pid) and time.monotonic() < deadline:
+    while living_group_members(job.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _living_members(job.pid) == [], f"the command {command} outlived its job"
+    assert living_group_members(job.pid) == [], f"the command {command} outlived its job"
 
 
 def test_a_failed_job_says_why_in_its_note(runner, settings, session_factory):
