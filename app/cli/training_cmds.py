@@ -41,7 +41,8 @@ def train_command(
     folds: int = typer.Option(None, "--folds", help="Cross-validation folds; fewer than the "
                               "manifest's are merged deterministically. Default: all of them."),
     epochs: int = typer.Option(None, "--epochs", help="Override the config's epoch budget."),
-    out: Path = typer.Option(Path("runs"), "--out", help="Where run folders are created."),
+    out: Path = typer.Option(None, "--out", help="Where run folders are created (default: "
+                             "$ONSET_DATA_DIR/runs, where the web app lists runs)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same run)."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics and the run folder as "
                                  "JSON on stdout (Keras's epoch lines are then silenced)."),
@@ -57,8 +58,8 @@ def train_command(
 
     config = _config(preset, config_file)
     try:
-        result = train(dataset, config, folds=folds, epochs=epochs, out_dir=out, seed=seed,
-                       verbose=0 if as_json else 2, log=_log)
+        result = train(dataset, config, folds=folds, epochs=epochs, out_dir=_runs_dir(out),
+                       seed=seed, verbose=0 if as_json else 2, log=_log)
     except (DatasetError, ConfigError) as exc:
         fail(escape(str(exc)))
     if as_json:
@@ -83,7 +84,8 @@ def tune_command(
                                "final cross-validation of the best config)."),
     folds: int = typer.Option(None, "--folds", help="Folds for the final cross-validation "
                               "of the best config. Default: the manifest's."),
-    out: Path = typer.Option(Path("runs"), "--out", help="Where the tuning folder (resumable) "
+    out: Path = typer.Option(None, "--out", help="(default: $ONSET_DATA_DIR/runs) "
+                             "Where the tuning folder (resumable) "
                              "and the best config's run folder go."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     search_only: bool = typer.Option(False, "--search-only", help="Stop after the search "
@@ -102,7 +104,7 @@ def tune_command(
 
     try:
         result = tune(dataset, trials=trials, max_minutes=max_minutes, algorithm=algorithm,
-                      epochs=epochs, folds=folds, out_dir=out, seed=seed,
+                      epochs=epochs, folds=folds, out_dir=_runs_dir(out), seed=seed,
                       search_only=search_only, verbose=0 if as_json else 2, log=_log)
     except (DatasetError, ConfigError, TuneError) as exc:
         fail(escape(str(exc)))
@@ -181,3 +183,12 @@ def evaluate_command(
     if report["no_face"]:
         err_console.print(f"no face found in {len(report['no_face'])} photo(s): "
                           + ", ".join(report["no_face"][:10]), highlight=False)
+
+
+def _runs_dir(out: Path | None) -> Path:
+    """--out, or the data dir's runs folder, so runs made here show up in the web app."""
+    if out is not None:
+        return out
+    from app.config import get_settings
+
+    return get_settings().runs_dir

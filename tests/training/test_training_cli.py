@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -55,11 +56,13 @@ def test_bad_config_and_arguments_exit_2(runner, tiny_export, tmp_path):
 @pytest.mark.slow
 def test_train_json_then_predict_and_evaluate(runner, tiny_export, tiny_config, tmp_path):
     save(tiny_config, tmp_path / "tiny.json")
+    # No --out: the run goes to $ONSET_DATA_DIR/runs, where the web app lists runs.
     trained = runner.invoke(cli, ["train", str(tiny_export), "--config",
                                   str(tmp_path / "tiny.json"), "--folds", "2", "--epochs", "1",
-                                  "--out", str(tmp_path / "runs"), "--json"])
+                                  "--json"], env={"ONSET_DATA_DIR": str(tmp_path / "var")})
     assert trained.exit_code == 0, trained.output
     summary = json.loads(trained.stdout)
+    assert Path(summary["run_dir"]).parent == tmp_path / "var" / "runs"
     assert {"run_dir", "accuracy", "macro_f1", "per_class", "confusion_matrix"} <= set(summary)
     assert len(summary["accuracy"]["per_fold"]) == 2
 
