@@ -155,18 +155,18 @@ def _default() -> Config:
         channels=1,
         input_norm="per_image",
         conv_blocks=[
-            ConvBlock(32, activation="relu", dropout=0.1),
-            ConvBlock(64, activation="relu", dropout=0.15),
+            ConvBlock(32, activation="relu", dropout=0.0),
+            ConvBlock(64, activation="relu", dropout=0.1),
             ConvBlock(128, activation="relu", dropout=0.2),
-            ConvBlock(192, activation="relu", pooling="none", dropout=0.25),
         ],
         global_pooling="flatten",
         dense_layers=[DenseLayer(128, activation="elu", normalization="batch", dropout=0.5)],
-        optimizer=Optimizer(name="adamw", learning_rate=2e-3, weight_decay=5e-4,
-                            schedule="cosine", warmup_epochs=2),
+        optimizer=Optimizer(name="adamw", learning_rate=1e-3, weight_decay=1e-4,
+                            schedule="cosine", warmup_epochs=1),
         training=Training(batch_size=32, epochs=30, patience=10, monitor="val_accuracy",
-                          label_smoothing=0.1, class_weighting="balanced"),
-        augmentation=Augmentation(),
+                          label_smoothing=0.05, class_weighting="balanced"),
+        augmentation=Augmentation(flip=True, rotation_deg=5, zoom=0.05, translation=0.05,
+                                  contrast=0.0, brightness=0.0),
     )
 
 

@@ -51,8 +51,7 @@ def test_bad_config_values_name_the_key(mutate, message):
 def test_too_many_pooling_blocks_for_the_input_is_refused():
     data = preset("default").to_dict()
     data["input_size"] = 8
-    for block in data["conv_blocks"]:
-        block["pooling"] = "max"  # 8 -> 4 -> 2 -> 1 -> nothing
+    data["conv_blocks"] = [{"filters": 8, "pooling": "max"}] * 4  # 8 -> 4 -> 2 -> 1 -> nothing
     with pytest.raises(ConfigError, match="too many pooling blocks"):
         from_dict(data)
 
