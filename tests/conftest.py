@@ -95,3 +95,19 @@ def tiny_run(tiny_export, tmp_path_factory):
     config = tiny_training.tiny_config()
     return train(tiny_export, config, folds=2, out_dir=tmp_path_factory.mktemp("runs"),
                  seed=0, verbose=0, log=lambda msg: None)
+
+
+@pytest.fixture
+def landmark_reads(monkeypatch) -> list[str]:
+    """Paths of every landmark file read: a spy around the real reader, not a stand-in."""
+    from training import faces as face_lib
+
+    calls: list[str] = []
+    real = face_lib.read_landmarks
+
+    def counting(path):
+        calls.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(face_lib, "read_landmarks", counting)
+    return calls

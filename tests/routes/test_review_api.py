@@ -5,12 +5,9 @@ from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
-from app.models import Sequence, Subject
-from app.services.importer import import_ckplus
 from app.services.users import new_api_token
-from tests.support.ckplus import SeqSpec, write_ckplus
+from tests.support.ckplus import SeqSpec, import_specs
 from tests.support.web import login
 
 SPECS = [SeqSpec("S005", "001", frames=6, label=5.0, facs=[(12, 3)]),
@@ -19,11 +16,7 @@ SPECS = [SeqSpec("S005", "001", frames=6, label=5.0, facs=[(12, 3)]),
 
 @pytest.fixture
 def ids(session_factory, tmp_path) -> dict[str, int]:
-    with session_factory() as session:
-        import_ckplus(session, root=write_ckplus(tmp_path / "ck", SPECS))
-        session.commit()
-        rows = session.execute(select(Subject.code, Sequence.code, Sequence.id).join(Subject))
-        return {f"{subject}_{code}": seq_id for subject, code, seq_id in rows}
+    return import_specs(session_factory, tmp_path / "ck", SPECS)
 
 
 @pytest.fixture

@@ -53,19 +53,6 @@ def signed_in(client, make_user):
     return client
 
 
-@pytest.fixture
-def landmark_reads(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    real = face_lib.read_landmarks
-
-    def counting(path):
-        calls.append(str(path))
-        return real(path)
-
-    monkeypatch.setattr(face_lib, "read_landmarks", counting)
-    return calls
-
-
 def _landmarks(demo_root: Path, key: str) -> np.ndarray:
     subject, sequence, number = key.split("_")
     return np.loadtxt(demo_root / "Landmarks" / subject / sequence /

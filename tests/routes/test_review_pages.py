@@ -6,9 +6,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from app.models import Annotation, Decision, Sequence, Subject
-from app.services.importer import import_ckplus
-from tests.support.ckplus import SeqSpec, write_ckplus
+from app.models import Annotation, Decision
+from tests.support.ckplus import SeqSpec, import_specs
 from tests.support.web import login
 
 SPECS = [SeqSpec("S005", "001", frames=6, label=5.0, facs=[(6, 3), (12, 4)]),
@@ -19,11 +18,7 @@ HX = {"HX-Request": "true"}
 
 @pytest.fixture
 def ids(session_factory, tmp_path) -> dict[str, int]:
-    with session_factory() as session:
-        import_ckplus(session, root=write_ckplus(tmp_path / "ck", SPECS))
-        session.commit()
-        rows = session.execute(select(Subject.code, Sequence.code, Sequence.id).join(Subject))
-        return {f"{subject}_{code}": seq_id for subject, code, seq_id in rows}
+    return import_specs(session_factory, tmp_path / "ck", SPECS)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from app.models import FaceDetection, Frame, Sequence, Subject
 from app.services import crops
 from app.services.importer import import_ckplus
 from tests.support.ckplus import SeqSpec, frame_path, write_ckplus
-from training import faces as face_lib
 from training.faces import DetectionParams
 
 WITH_LANDMARKS = [SeqSpec("S005", "001", frames=4), SeqSpec("S010", "002", frames=3)]
@@ -44,19 +43,6 @@ def ck_tree(session, tmp_path) -> Path:
     write_ckplus(root, WITHOUT_LANDMARKS, landmarks=False)
     _import(session, root)
     return root
-
-
-@pytest.fixture
-def landmark_reads(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    real = face_lib.read_landmarks
-
-    def counting(path):
-        calls.append(str(path))
-        return real(path)
-
-    monkeypatch.setattr(face_lib, "read_landmarks", counting)
-    return calls
 
 
 def _detection_rows(session) -> int:

@@ -55,3 +55,17 @@ def frame_name(spec: SeqSpec, number: int) -> str:
 def frame_path(root: Path, spec: SeqSpec, number: int,
                images_dir: str = "cohn-kanade-images") -> Path:
     return root / images_dir / spec.subject / spec.code / frame_name(spec, number)
+
+
+def import_specs(session_factory, root: Path, specs: list[SeqSpec]) -> dict[str, int]:
+    """Write and import a CK+ tree; {"S005_001": sequence id, ...}."""
+    from sqlalchemy import select
+
+    from app.models import Sequence, Subject
+    from app.services.importer import import_ckplus
+
+    with session_factory() as session:
+        import_ckplus(session, root=write_ckplus(root, specs))
+        session.commit()
+        rows = session.execute(select(Subject.code, Sequence.code, Sequence.id).join(Subject))
+        return {f"{subject}_{code}": seq_id for subject, code, seq_id in rows}
