@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from app.auth import current_user, require_admin
 from app.deps import get_session
 from app.models import Job, Run, User
-from app.routes.runs import run_or_404
+from app.routes.runs import promote_or_422, run_or_404
 from app.services.job_progress import job_progress
 from app.services.jobs import JobParamError, cancel_job, submit_job
-from app.services.runs import RunError, list_runs, promote, run_details
+from app.services.runs import list_runs, run_details
 
 router = APIRouter(prefix="/api", tags=["jobs and runs"])
 
@@ -127,10 +127,5 @@ def read_run(run_id: str, request: Request, session: Session = Depends(get_sessi
 def promote_run(run_id: str, request: Request, session: Session = Depends(get_session),
                 user: User = Depends(require_admin)) -> dict[str, Any]:
     """Make this run the active model used by predictions."""
-    run = run_or_404(session, request, run_id)
-    try:
-        promote(session, run=run, user_id=user.id)
-    except RunError as exc:
-        raise HTTPException(422, str(exc)) from None
-    session.commit()
+    run = promote_or_422(session, request, run_id, user)
     return {"id": run.id, "active": True}

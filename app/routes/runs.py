@@ -1,5 +1,7 @@
 """Run pages: results of a training or tuning run, comparison, download, promotion."""
 
+from pathlib import Path
+
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from sqlalchemy import select
@@ -102,20 +104,24 @@ def prediction_png(request: Request, run_id: str, index: int,
 def download_run(request: Request, run_id: str, session: Session = Depends(get_session),
                  _user: User = Depends(current_user)):
     run = run_or_404(session, request, run_id)
-    from pathlib import Path
-
     return StreamingResponse(stream_zip(Path(run.path)), media_type="application/zip",
                              headers={"Content-Disposition":
                                       f'attachment; filename="onset-run-{run.id}.zip"'})
 
 
-@router.post("/{run_id}/promote")
-def promote_run(request: Request, run_id: str, session: Session = Depends(get_session),
-                user: User = Depends(require_admin)):
+def promote_or_422(session: Session, request: Request, run_id: str, user: User):
+    """Make the run the active model (the page and the API share this)."""
     run = run_or_404(session, request, run_id)
     try:
         promote(session, run=run, user_id=user.id)
     except RunError as exc:
         raise HTTPException(422, str(exc)) from None
     session.commit()
+    return run
+
+
+@router.post("/{run_id}/promote")
+def promote_run(request: Request, run_id: str, session: Session = Depends(get_session),
+                user: User = Depends(require_admin)):
+    promote_or_422(session, request, run_id, user)
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
