@@ -21,13 +21,40 @@ def migrated_template(tmp_path_factory) -> Path:
     return folder / "onset.db"
 
 
+@pytest.fixture(scope="session")
+def postgres_template():
+    """ONSET_TEST_DATABASE=postgresql (make test-pg): one migrated template database."""
+    from tests.support import databases
+
+    if (reason := databases.unreachable_reason()) is not None:
+        pytest.exit(f"ONSET_TEST_DATABASE=postgresql, but {reason}", returncode=3)
+    name = databases.create_template()
+    yield name
+    databases.drop_database(name)
+
+
 @pytest.fixture
-def settings(tmp_path, migrated_template) -> Settings:
+def database_url(request, tmp_path, migrated_template) -> str:
+    """A migrated database of the test's own: a copy of the SQLite template file, or (under
+    `make test-pg`) a PostgreSQL database cloned from the template database."""
+    from tests.support import databases
+
+    if databases.suite_on_postgres():
+        url = databases.create_database(request.getfixturevalue("postgres_template"))
+        request.addfinalizer(lambda: databases.drop_database(url))
+        return url
     data_dir = tmp_path / "var"
-    data_dir.mkdir()
+    data_dir.mkdir(exist_ok=True)
     shutil.copy(migrated_template, data_dir / "onset.db")
+    return f"sqlite:///{data_dir / 'onset.db'}"
+
+
+@pytest.fixture
+def settings(tmp_path, database_url) -> Settings:
+    data_dir = tmp_path / "var"
+    data_dir.mkdir(exist_ok=True)
     # No job runner thread unless a test asks for one (settings.model_copy(update=...)).
-    return Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'onset.db'}",
+    return Settings(data_dir=data_dir, database_url=database_url,
                     secret_key="test-secret", job_runner=False)
 
 
