@@ -1,6 +1,10 @@
 """Who is asking: a signed session cookie (browsers) or an `Authorization: Bearer` token
 (scripts). Browser writes also need the CSRF token kept in the session; token requests
-carry no cookies, so they are not open to cross-site forgery and need none."""
+carry no cookies, so they are not open to cross-site forgery and need none.
+
+A signed cookie cannot be taken back once issued, so each one names the user's
+`session_generation` at login; logging out (or a new password, or disabling the account)
+bumps it, and a cookie from an older generation no longer signs anyone in."""
 
 import secrets
 from dataclasses import dataclass
@@ -57,13 +61,25 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+def csrf_matches(request: Request, sent: object) -> bool:
+    """Constant-time comparison of a sent token with the session's (login and every write)."""
+    expected = request.session.get("csrf")
+    return bool(expected and sent) and secrets.compare_digest(str(sent), str(expected))
+
+
 def log_in(request: Request, user: User) -> None:
-    request.session.clear()  # a new session on login: no fixation
-    request.session["uid"] = user.id
+    """A new session on login (no fixation): fresh id and CSRF token, the current generation."""
+    request.session.clear()
+    request.session.update(uid=user.id, gen=user.session_generation,
+                           sid=secrets.token_urlsafe(16))
     csrf_token(request)
 
 
-def log_out(request: Request) -> None:
+def log_out(request: Request, session: Session, user: User) -> None:
+    """End this user's sessions on the server side, then drop the cookie's contents."""
+    from app.services.users import end_sessions
+
+    end_sessions(session, user=user)
     request.session.clear()
 
 
@@ -76,12 +92,11 @@ async def csrf_guard(request: Request) -> None:
     because reading a form body is; it touches no database, so it never blocks the loop."""
     if request.method in SAFE_METHODS or _is_bearer(request) or "uid" not in request.session:
         return  # reads, scripts with tokens, and the not-signed-in (refused next) pass here
-    expected = request.session.get("csrf")
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):
         sent = (await request.form()).get(CSRF_FIELD)
-    if not expected or not sent or not secrets.compare_digest(str(sent), expected):
+    if not csrf_matches(request, sent):
         raise CsrfRejected()
 
 
@@ -98,7 +113,10 @@ def current_user(request: Request, session: Session = Depends(get_session),
         return _remember(request, user)
     uid = request.session.get("uid")
     user = session.get(User, uid) if uid else None
-    if user is None or not user.active:
+    if (user is None or not user.active
+            or request.session.get("gen") != user.session_generation):
+        if uid:
+            request.session.clear()  # ended on the server side: forget it in the browser too
         raise NotAuthenticated()
     return _remember(request, user)
 

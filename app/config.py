@@ -3,7 +3,7 @@
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,23 @@ class Settings(BaseSettings):
                              "this server process (off for benchmarks and some tests).")
     upload_max_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
     upload_max_pixels: int = Field(default=40_000_000, ge=10_000)
-    secure_cookies: bool = False
+    secure_cookies: bool = Field(default=False, description="Mark the session cookie Secure "
+                                 "and send HSTS: set it when Onset is served over HTTPS.")
+    login_limit_account: str = Field(default="10 per 5 minutes", description="Failed logins "
+                                     "allowed per account (a `limits` rate string).")
+    login_limit_address: str = Field(default="30 per 5 minutes", description="Failed logins "
+                                     "allowed per client address.")
+
+    @field_validator("login_limit_account", "login_limit_address")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit such as '10 per 5 minutes'") from None
+        return value
 
     @property
     def resolved_database_url(self) -> str:

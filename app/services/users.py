@@ -61,9 +61,10 @@ def find_user(session: Session, name: str) -> User:
 
 
 def new_api_token(session: Session, *, user: User) -> str:
-    """A fresh token for `user`; the plain text is returned once and never stored."""
+    """A fresh token for `user`; the plain text is returned once and never stored (only its
+    SHA-256, and its last 4 characters so that listings can tell tokens apart)."""
     token = "onset_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token)))
+    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), hint=token[-4:]))
     session.flush()
     return token
 
@@ -88,3 +89,72 @@ def ensure_first_admin(session: Session, *, name: str = "admin") -> str | None:
     password = secrets.token_urlsafe(12)
     create_user(session, name=name, password=password, role="admin")
     return password
+
+
+# Account life cycle. Every change that should lock someone out also ends their sessions.
+
+def end_sessions(session: Session, *, user: User) -> None:
+    """Every session cookie issued to `user` so far stops working (log out everywhere)."""
+    user.session_generation = (user.session_generation or 0) + 1
+    session.flush()
+
+
+def set_password(session: Session, *, name: str, password: str) -> User:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password must have at least {MIN_PASSWORD} characters")
+    user = find_user(session, name)
+    user.password_hash = hash_password(password)
+    end_sessions(session, user=user)
+    return user
+
+
+def _other_active_admins(session: Session, user: User) -> int:
+    return session.scalar(select(func.count(User.id)).where(
+        User.role == "admin", User.active.is_(True), User.id != user.id)) or 0
+
+
+def _keep_an_admin(session: Session, user: User, doing: str) -> None:
+    if user.is_admin and user.active and not _other_active_admins(session, user):
+        raise UserError(f"{user.name!r} is the last active admin; {doing} would leave nobody "
+                        "able to administer Onset (make another admin first)")
+
+
+def set_active(session: Session, *, name: str, active: bool) -> User:
+    """Disable (sessions and API tokens stop working at once) or enable an account."""
+    user = find_user(session, name)
+    if not active:
+        _keep_an_admin(session, user, "disabling them")
+        end_sessions(session, user=user)
+    user.active = active
+    session.flush()
+    return user
+
+
+def set_role(session: Session, *, name: str, role: str) -> User:
+    if role not in ROLES:
+        raise UserError(f"role {role!r} is not one of: {', '.join(ROLES)}")
+    user = find_user(session, name)
+    if role != "admin":
+        _keep_an_admin(session, user, f"making them a {role}")
+    if user.role != role:
+        user.role = role
+        end_sessions(session, user=user)  # pages cached with the old role's rights go
+    session.flush()
+    return user
+
+
+def list_tokens(session: Session, *, name: str | None = None) -> list[ApiToken]:
+    query = select(ApiToken).join(ApiToken.user).order_by(ApiToken.id)
+    if name is not None:
+        query = query.where(ApiToken.user_id == find_user(session, name).id)
+    return list(session.scalars(query))
+
+
+def revoke_token(session: Session, *, token_id: int) -> ApiToken:
+    """Delete an API token; scripts using it get 401 from the next request on."""
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise UserError(f"no API token with id {token_id} (see `onset user tokens`)")
+    session.delete(row)
+    session.flush()
+    return row
