@@ -193,6 +193,7 @@ def test_no_dataset_is_a_clear_error(session, settings):
         crops.detect_frames(session, settings, source="landmarks")
 
 
+@pytest.mark.sqlite_only
 def test_swapping_the_dataset_never_serves_old_crops(session, settings, tmp_path):
     from app.services.demo import generate_demo
 

@@ -171,6 +171,7 @@ def test_switching_from_demo_needs_an_unreviewed_database(session, tmp_path):
         import_ckplus(session, root=demo)
 
 
+@pytest.mark.sqlite_only
 def test_database_runs_in_wal_mode_with_foreign_keys(session):
     assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
