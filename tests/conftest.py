@@ -4,6 +4,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+import training  # noqa: F401  (first: sets TensorFlow's environment before anything loads it)
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -138,3 +140,12 @@ def landmark_reads(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(face_lib, "read_landmarks", counting)
     return calls
+
+
+def pytest_runtest_setup(item):
+    """`@pytest.mark.sqlite_only` tests check SQLite itself (WAL, reused row ids): skipped
+    when the suite runs on PostgreSQL (make test-pg)."""
+    from tests.support import databases
+
+    if item.get_closest_marker("sqlite_only") and databases.suite_on_postgres():
+        pytest.skip("checks SQLite's own behaviour; this run is on PostgreSQL")
