@@ -21,7 +21,7 @@ SESSION_MAX_AGE_S = 14 * 24 * 3600
 # One module per page area under app/routes. A module may declare
 # NAV = [(label, url, role)] to appear in the top bar for users with that role.
 ROUTE_MODULES = ("auth", "home", "admin", "runs", "api_jobs", "sequences", "review", "frames",
-                 "api", "exports", "predict")
+                 "api", "exports", "predict", "docs")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -37,7 +37,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             hook(app)
         engine.dispose()
 
-    app = FastAPI(title="Onset", version="0.1.0", lifespan=lifespan,
+    # The schema and its viewers are served by app/routes/docs.py, behind a sign-in.
+    app = FastAPI(title="Onset", version="0.1.0", lifespan=lifespan, openapi_url=None,
+                  docs_url=None, redoc_url=None,
                   description="Review CK+ sequences, export curated datasets, train models. "
                               "Scripts authenticate with `Authorization: Bearer <token>` "
                               "(`onset user token NAME`).")
