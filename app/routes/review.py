@@ -174,7 +174,10 @@ def save_review(request: Request, sequence_id: int,
         url = review_url(sequence_id, queue=queue, deciding=deciding)
         return RedirectResponse(url + ("&" if "?" in url else "?") + f"saved={saved}",
                                 status_code=303)
-    data = load_review(session, sequence_id=sequence_id, user_id=user.id)
+    data = _load(session, sequence_id, user)
+    if data is None:  # a bad form for a sequence that does not exist: 404, not a crash
+        return render(request, "error.html", {"status": 404, "message":
+                      f"There is no sequence with id {sequence_id}."}, status_code=404)
     form_values = None
     if status != 200 and data_in is not None:
         # Keep what the user typed; keep the version they read, so a stale form stays stale.
