@@ -13,7 +13,7 @@ from app.deps import get_session
 from app.models import Job, Run, User
 from app.routes.runs import promote_or_422, run_or_404
 from app.services.job_progress import job_progress
-from app.services.jobs import JobParamError, cancel_job, submit_job
+from app.services.jobs import JobParamError, as_utc, cancel_job, submit_job
 from app.services.runs import list_runs, run_details
 
 router = APIRouter(prefix="/api", tags=["jobs and runs"])
@@ -59,9 +59,13 @@ def _job_out(request: Request, session: Session, job: Job) -> JobOut:
         id=job.id, kind=job.kind, status=job.status, note=job.note,
         params={k: v for k, v in job.params.items() if k != "argv"},
         progress=job_progress(request.app.state.settings, job).as_dict(), run=run_id,
-        output=job.run_dir, created=job.created_at.isoformat(),
-        started=job.started_at.isoformat() if job.started_at else None,
-        finished=job.finished_at.isoformat() if job.finished_at else None)
+        output=job.run_dir, created=_utc(job.created_at),
+        started=_utc(job.started_at), finished=_utc(job.finished_at))
+
+
+def _utc(at) -> str | None:
+    """ISO 8601 with its offset, like the rest of the API (SQLite returns naive UTC)."""
+    return as_utc(at).isoformat() if at is not None else None
 
 
 def _job(session: Session, job_id: int) -> Job:
@@ -109,7 +113,7 @@ def cancel(job_id: int, request: Request, session: Session = Depends(get_session
 def runs(request: Request, session: Session = Depends(get_session),
          _user: User = Depends(current_user)) -> list[dict[str, Any]]:
     return [{"id": r.id, "kind": r.kind, "active": r.active, "dataset": r.dataset_id,
-             "created": r.created_at.isoformat(), **r.summary}
+             "created": _utc(r.created_at), **r.summary}
             for r in list_runs(session, request.app.state.settings)]
 
 

@@ -4,7 +4,13 @@ group of its own, one heavy job at a time by default.
 The web server owns a `JobRunner` thread that starts queued jobs and notices finished ones.
 A job's folder (settings.jobs_dir/<id>/) holds `log.txt` (all output), `exit_code` (written
 by the shell wrapper when the command ends, so a finished job is recognised even after a
-server restart) and whatever the command writes (a run folder, an export)."""
+server restart) and whatever the command writes (a run folder, an export).
+
+Several servers may share one database (PostgreSQL behind a proxy, or a restart that
+overlaps the old process). A queued job is claimed with one conditional UPDATE (`WHERE
+status = 'queued'` and a free heavy-job slot), committed before its process starts, so each
+job runs exactly once whichever server gets there first; on PostgreSQL a transaction-scoped
+advisory lock also serialises the slot count between servers."""
 
 import json
 import os
@@ -12,11 +18,13 @@ import shlex
 import signal
 import subprocess
 import threading
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from app.config import Settings
 from app.models import Job, utcnow
@@ -25,8 +33,13 @@ from app.services.job_commands import JobParamError, build_command
 ACTIVE = ("queued", "running")
 FINAL = ("succeeded", "failed", "cancelled", "interrupted")
 KILL_GRACE_S = 10.0
+# A job claimed by a server but not yet given a pid is starting, not orphaned, for this long.
+STARTING_GRACE_S = 60.0
+# Cancelled jobs whose process group may still live are watched (for SIGKILL) this long.
+CANCEL_WATCH_S = 600.0
+CLAIM_LOCK_KEY = 0x6F6E736574  # "onset": the advisory lock that serialises job claims
 
-__all__ = ["ACTIVE", "FINAL", "JobParamError", "JobRunner", "cancel_job", "job_dir",
+__all__ = ["ACTIVE", "FINAL", "JobParamError", "JobRunner", "cancel_job", "claim_job", "job_dir",
            "recover_orphans", "submit_job"]
 
 
@@ -67,6 +80,8 @@ def recover_orphans(session: Session, settings: Settings) -> list[Job]:
     for job in session.scalars(select(Job).where(Job.status == "running")):
         if job.pid and _alive(job.pid):
             continue
+        if job.pid is None and _age_s(job.started_at) < STARTING_GRACE_S:
+            continue  # another server claimed it a moment ago and is starting its process
         code = _exit_code(settings, job.id)
         if code is None:
             job.status = "interrupted"
@@ -152,6 +167,43 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the job's group still runs (the command may outlive its shell)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def as_utc(at: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they are stored as UTC."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _age_s(at: datetime | None) -> float:
+    return float("inf") if at is None else (utcnow() - as_utc(at)).total_seconds()
+
+
+def claim_job(session: Session, *, job_id: int, max_running: int) -> bool:
+    """Move one queued job to `running` if it is still queued and a heavy-job slot is free,
+    in a single conditional UPDATE; True when this caller got it. Commit right after."""
+    if session.get_bind().dialect.name == "postgresql":
+        # READ COMMITTED would let two servers count the same free slot; the lock makes
+        # the second claim wait for the first commit and then see it.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK_KEY})
+    others = aliased(Job)  # an alias, so the count is not correlated to the updated row
+    running = (select(func.count(others.id)).where(others.status == "running")
+               .scalar_subquery())
+    result = session.execute(
+        update(Job).where(Job.id == job_id, Job.status == "queued", running < max_running)
+        .values(status="running", pid=None, started_at=utcnow())
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
 class JobRunner:
     """Starts queued jobs (at most `settings.max_heavy_jobs` at once) and finalises the ones
     whose process ended. Runs in a daemon thread of the web server."""
@@ -196,7 +248,7 @@ class JobRunner:
             job = session.get(Job, job_id)
             code = process.poll()
             if job is not None and job.status == "cancelled" and code is None:
-                self._escalate(job_id, process)
+                self._escalate(job_id, process.pid)
                 continue
             if code is None:
                 continue
@@ -213,7 +265,19 @@ class JobRunner:
             job.finished_at = utcnow()
             if job.status == "succeeded":
                 job.run_dir = _find_output(job_dir(self.settings, job_id))
-        # Adopted jobs (still running after a server restart) are checked by pid.
+        self._reap_adopted(session)
+
+    def _reap_adopted(self, session: Session) -> None:
+        """Jobs this process did not start (adopted after a restart, or another server's)
+        are checked by pid; a cancelled one that ignores SIGTERM gets SIGKILL like any."""
+        since = utcnow() - timedelta(seconds=CANCEL_WATCH_S)
+        for job in session.scalars(select(Job).where(
+                Job.status == "cancelled", Job.pid.is_not(None), Job.finished_at >= since)):
+            if job.id not in self.processes and _group_alive(job.pid):
+                if _age_s(job.finished_at) > KILL_GRACE_S:
+                    _signal_group(job.pid, signal.SIGKILL)
+                else:
+                    _signal_group(job.pid, signal.SIGTERM)
         for job in session.scalars(select(Job).where(Job.status == "running")):
             if job.id not in self.processes and job.pid and not _alive(job.pid):
                 code = _exit_code(self.settings, job.id)
@@ -225,22 +289,33 @@ class JobRunner:
                         job.run_dir = _find_output(job_dir(self.settings, job.id))
                 job.finished_at = utcnow()
 
-    def _escalate(self, job_id: int, process: subprocess.Popen) -> None:
-        import time
-
-        first = self._cancelled_at.setdefault(job_id, time.monotonic())
-        if time.monotonic() - first > KILL_GRACE_S:
-            _signal_group(process.pid, signal.SIGKILL)
+    def _escalate(self, job_id: int, pid: int) -> None:
+        """SIGTERM when the cancel is first seen here (it may have come while the job was
+        starting, before it had a pid), SIGKILL once the grace period is over."""
+        if job_id not in self._cancelled_at:
+            self._cancelled_at[job_id] = time.monotonic()
+            _signal_group(pid, signal.SIGTERM)
+        elif time.monotonic() - self._cancelled_at[job_id] > KILL_GRACE_S:
+            _signal_group(pid, signal.SIGKILL)
 
     def _launch(self, session: Session) -> None:
-        running = session.scalars(select(Job).where(Job.status == "running")).all()
-        free = self.settings.max_heavy_jobs - len(running)
-        if free <= 0:
+        limit = self.settings.max_heavy_jobs
+        running = session.scalar(select(func.count(Job.id)).where(Job.status == "running"))
+        if running >= limit:
             return
-        queued = session.scalars(select(Job).where(Job.status == "queued")
-                                 .order_by(Job.created_at, Job.id).limit(free)).all()
-        for job in queued:
+        queued = session.scalars(select(Job.id).where(Job.status == "queued")
+                                 .order_by(Job.created_at, Job.id).limit(20)).all()
+        for job_id in queued:
+            claimed = claim_job(session, job_id=job_id, max_running=limit)
+            session.commit()  # every server sees the claim before the process starts
+            if not claimed:
+                continue  # another server took it, or the slots are full
+            job = session.get(Job, job_id)
+            session.refresh(job)
+            if job.status != "running":
+                continue  # cancelled between the claim and now: never started
             self._spawn(job)
+            session.commit()
 
     def _spawn(self, job: Job) -> None:
         folder = job_dir(self.settings, job.id)
@@ -263,7 +338,7 @@ class JobRunner:
                                    env=env, start_new_session=True, cwd=str(folder))
         log.close()
         self.processes[job.id] = process
-        job.pid, job.status, job.started_at = process.pid, "running", utcnow()
+        job.pid = process.pid  # claimed (status, started_at) already
 
     def _settings_env(self) -> dict[str, str]:
         s = self.settings
