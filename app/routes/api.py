@@ -103,7 +103,10 @@ def api_sequences(
         filters = parse_filters(request.query_params)
     except FilterError as exc:
         return _field_error(exc.field, exc.message, "query")
-    result = list_sequences(session, user_id=user.id, filters=filters)
+    from app.services.assist.suspects import suspects_if_needed
+
+    result = list_sequences(session, user_id=user.id, filters=filters, suspects=suspects_if_needed(
+        session, request.app.state.settings, filters))
     return {"items": [_summary(r) for r in result.items], "total": result.total,
             "page": result.filters.page, "pages": result.pages,
             "per_page": result.filters.per_page, "counts": result.counts,

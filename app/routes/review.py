@@ -25,6 +25,7 @@ from app.services.review import (
     input_from_strings,
     load_review,
     next_in_queue,
+    queue_position,
     save_annotation,
     save_decision,
 )
@@ -42,8 +43,10 @@ def _queue_filters(queue: str) -> ListFilters:
         return ListFilters()
 
 
-def review_url(sequence_id: int, *, queue: str = "", deciding: bool = False) -> str:
-    params = {k: v for k, v in (("queue", queue), ("decide", "1" if deciding else "")) if v}
+def review_url(sequence_id: int, *, queue: str = "", deciding: bool = False,
+               prev: int | None = None) -> str:
+    params = {k: v for k, v in (("queue", queue), ("decide", "1" if deciding else ""),
+                                ("prev", str(prev) if prev else "")) if v}
     return f"/sequences/{sequence_id}" + (f"?{urlencode(params)}" if params else "")
 
 
@@ -63,6 +66,25 @@ def _form_values(data: ReviewData, *, deciding: bool) -> dict:
     return {"label": data.sequence.original_label, "onset_frame": None, "apex_frame": None,
             "note": "", "exclude": False, "version": 0,
             "prefilled": data.sequence.original_label is not None}
+
+
+def _assist(request: Request, session: Session, data: ReviewData, user: User,
+            queue: str) -> dict:
+    """What the model and the onset curve add to the page: the active model's view of this
+    sequence (top-3, why flagged), the suggested onset (ghost marker) and the intensity curve,
+    and where the sequence sits in its queue."""
+    from app.services.assist.onsets import suggest_one
+    from app.services.assist.suspects import suspect_scores
+
+    settings = request.app.state.settings
+    filters = _queue_filters(queue)
+    suspects, suspects_note = suspect_scores(session, settings)
+    suggestion = suggest_one(session, settings, sequence_id=data.sequence.id)
+    position = queue_position(session, user_id=user.id, sequence_id=data.sequence.id,
+                              filters=filters, suspects=suspects)
+    return {"suspect": suspects.get(data.sequence.id), "suspects_note": suspects_note,
+            "suggestion": suggestion, "queue_pos": position,
+            "queue_is_suspects": filters.suspects}
 
 
 def _context(data: ReviewData, user: User, *, queue: str, deciding: bool,
@@ -110,7 +132,7 @@ def _load(session: Session, sequence_id: int, user: User) -> ReviewData | None:
 
 @router.get("/sequences/{sequence_id:int}", include_in_schema=False)
 def review_page(request: Request, sequence_id: int, queue: str = "", decide: bool = False,
-                saved: str = "", session: Session = Depends(get_session),
+                saved: str = "", prev: int = 0, session: Session = Depends(get_session),
                 user: User = Depends(require_reviewer)):
     data = _load(session, sequence_id, user)
     if data is None:
@@ -119,8 +141,13 @@ def review_page(request: Request, sequence_id: int, queue: str = "", decide: boo
     deciding = decide and user.is_admin
     message = "Saved. That was the last sequence in your queue." if saved == "last" else (
         "Saved." if saved else None)
+    previous = _load(session, prev, user) if prev else None
+    if previous is not None:  # Save & next landed here: say the one before is safe
+        message = (f"Saved {previous.sequence.subject.code} / {previous.sequence.code}; "
+                   "this is the next in your queue.")
     return render(request, "review.html",
-                  _context(data, user, queue=queue, deciding=deciding, message=message))
+                  _context(data, user, queue=queue, deciding=deciding, message=message,
+                           **_assist(request, session, data, user, queue)))
 
 
 async def _form_fields(request: Request) -> dict[str, str]:
@@ -159,9 +186,10 @@ def save_review(request: Request, sequence_id: int,
         session.commit()  # visible before the browser follows us to the next page
     if status == 200 and go_next:
         next_id = next_in_queue(session, user_id=user.id, after_id=sequence_id,
-                                filters=_queue_filters(queue), deciding=deciding)
+                                filters=_queue_filters(queue), deciding=deciding,
+                                suspects=_suspects_for(request, session, queue))
         if next_id is not None:
-            target = review_url(next_id, queue=queue, deciding=deciding)
+            target = review_url(next_id, queue=queue, deciding=deciding, prev=sequence_id)
             if is_htmx(request):
                 return HTMLResponse("", headers={"HX-Redirect": target})
             return RedirectResponse(target, status_code=303)
@@ -184,8 +212,18 @@ def save_review(request: Request, sequence_id: int,
         form_values = {**_values(data_in), "prefilled": False}
     elif status != 200:
         form_values = {**_form_values(data, deciding=deciding), **_raw(form)}
-    context = _context(data, user, queue=queue, deciding=deciding, form=form_values, **extra)
+    context = _context(data, user, queue=queue, deciding=deciding, form=form_values, **extra,
+                       **_assist(request, session, data, user, queue))
     return render(request, "review.html", context, block="panel", status_code=status)
+
+
+def _suspects_for(request: Request, session: Session, queue: str):
+    """The active model's suspects when the queue filters or sorts by them, else None."""
+    if not queue or not _queue_filters(queue).wants_suspects:
+        return None
+    from app.services.assist.suspects import suspect_scores
+
+    return suspect_scores(session, request.app.state.settings)[0]
 
 
 def _values(data: ReviewInput) -> dict:
@@ -201,13 +239,14 @@ def _raw(form) -> dict:
 
 
 @router.get("/sequences/{sequence_id:int}/next", include_in_schema=False)
-def skip_to_next(sequence_id: int, queue: str = "", decide: bool = False,
+def skip_to_next(request: Request, sequence_id: int, queue: str = "", decide: bool = False,
                  session: Session = Depends(get_session),
                  user: User = Depends(require_reviewer)):
     """The next sequence in the queue without saving this one; the list when none is left."""
     deciding = decide and user.is_admin
     next_id = next_in_queue(session, user_id=user.id, after_id=sequence_id,
-                            filters=_queue_filters(queue), deciding=deciding)
+                            filters=_queue_filters(queue), deciding=deciding,
+                            suspects=_suspects_for(request, session, queue))
     if next_id is None:
         return RedirectResponse("/sequences" + (f"?{queue}" if queue else ""), status_code=303)
     return RedirectResponse(review_url(next_id, queue=queue, deciding=deciding),

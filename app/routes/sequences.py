@@ -23,7 +23,8 @@ NAV = [("Sequences", "/sequences", "reviewer")]
 
 SORT_TITLES = {"sequence": "Subject / sequence", "label": "Effective label",
                "original": "CK+ label", "status": "Review status", "frames": "Frame count",
-               "reviewers": "Reviewers", "onset": "Onset frame"}
+               "reviewers": "Reviewers", "onset": "Onset frame",
+               "suspect": "Most suspect first"}
 
 
 @router.get("/sequences", include_in_schema=False)
@@ -34,11 +35,15 @@ def sequence_list(request: Request, session: Session = Depends(get_session),
         filters = parse_filters(request.query_params)
     except FilterError as exc:
         error, filters = f"Ignored the filter {exc.field}: {exc.message}", ListFilters()
-    page = list_sequences(session, user_id=user.id, filters=filters)
+    from app.services.assist.suspects import suspect_scores
+
+    suspects, suspects_note = (suspect_scores(session, request.app.state.settings)
+                               if filters.wants_suspects else (None, None))
+    page = list_sequences(session, user_id=user.id, filters=filters, suspects=suspects)
     context = {"page": page, "filters": page.filters, "error": error, "emotions": EMOTIONS,
                "statuses": STATUSES, "status_titles": STATUS_TITLES, "sorts": SORTS,
                "sort_titles": SORT_TITLES, "per_page_choices": PER_PAGE_CHOICES,
-               "queue": page.filters.query(with_page=False)}
+               "queue": page.filters.query(with_page=False), "suspects_note": suspects_note}
     # The canonical URL (no empty parameters) goes into the address bar on htmx swaps.
     query = page.filters.query()
     headers = {"HX-Push-Url": "/sequences" + (f"?{query}" if query else "")}

@@ -22,6 +22,7 @@ from app.services.sequence_list import (
     ListFilters,
     load_rows,
     mark_no_face,
+    mark_suspects,
     matches,
     needs_effective,
     sort_rows,
@@ -246,14 +247,34 @@ def load_review(session: Session, *, sequence_id: int, user_id: int,
                       effective_for(sequence.original_label, annotations, decision), history)
 
 
+def queue_rows(session: Session, *, user_id: int, filters: ListFilters,
+               suspects: Mapping[int, Any] | None = None, with_effective: bool | None = None):
+    """The list's rows in its order, with what its filters need attached (unfiltered)."""
+    if with_effective is None:
+        with_effective = needs_effective(filters)
+    rows = load_rows(session, user_id=user_id, with_effective=with_effective)
+    mark_no_face(session, rows, filters)
+    mark_suspects(rows, suspects)
+    return sort_rows(rows, filters)
+
+
+def queue_position(session: Session, *, user_id: int, sequence_id: int, filters: ListFilters,
+                   suspects: Mapping[int, Any] | None = None) -> tuple[int, int] | None:
+    """(position, length) of this sequence in its queue, e.g. (3, 9); None when the sequence
+    is not in it (opened directly, or the filters no longer match it)."""
+    rows = [r for r in queue_rows(session, user_id=user_id, filters=filters, suspects=suspects,
+                                  with_effective=True) if matches(r, filters)]
+    index = next((i for i, r in enumerate(rows) if r.id == sequence_id), None)
+    return None if index is None else (index + 1, len(rows))
+
+
 def next_in_queue(session: Session, *, user_id: int, after_id: int, filters: ListFilters,
-                  deciding: bool = False) -> int | None:
+                  deciding: bool = False, suspects: Mapping[int, Any] | None = None
+                  ) -> int | None:
     """The reviewer's next sequence: in the list's order (with the list's filters), the first
     one after `after_id` that this user has not reviewed yet (when `deciding`, that has no
     admin decision yet), wrapping around to the start; None when the queue is empty."""
-    rows = load_rows(session, user_id=user_id, with_effective=needs_effective(filters))
-    mark_no_face(session, rows, filters)
-    rows = sort_rows(rows, filters)
+    rows = queue_rows(session, user_id=user_id, filters=filters, suspects=suspects)
     start = next((i for i, r in enumerate(rows) if r.id == after_id), -1) + 1
     for row in rows[start:] + rows[:start]:
         if row.id == after_id or not matches(row, filters):

@@ -8,6 +8,7 @@ so one pass over all rows is both simpler and faster than N per-row queries."""
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from math import ceil
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import and_, select
@@ -26,7 +27,7 @@ STATUS_TITLES = {"unreviewed": "Unreviewed", "mine": "Reviewed by me",
                  "others": "Reviewed by others", "disagreement": "Disagreement",
                  "excluded": "Excluded", "decided": "Decided by admin"}
 SORTS: tuple[str, ...] = ("sequence", "label", "original", "status", "frames", "reviewers",
-                          "onset")
+                          "onset", "suspect")
 PER_PAGE_CHOICES: tuple[int, ...] = (24, 48, 96, 200)
 DEFAULT_PER_PAGE = 48
 
@@ -48,6 +49,7 @@ class ListFilters:
     changed: bool = False  # effective label differs from the CK+ label
     nolabel: bool = False  # no CK+ emotion file
     no_face: str | None = None  # a face source: sequences with a frame it found no face in
+    suspects: bool = False  # flagged by the active model as a suspected mislabel
     sort: str = "sequence"
     descending: bool = False
     page: int = 1
@@ -68,7 +70,9 @@ class ListFilters:
             pairs.append(("nolabel", "1"))
         if self.no_face:
             pairs.append(("no_face", self.no_face))
-        if self.sort != "sequence" or self.descending:
+        if self.suspects:
+            pairs.append(("suspects", "1"))
+        if self.sort != self.default_sort or self.descending:
             pairs.append(("sort", ("-" if self.descending else "") + self.sort))
         if self.per_page != DEFAULT_PER_PAGE:
             pairs.append(("per_page", str(self.per_page)))
@@ -80,7 +84,16 @@ class ListFilters:
     @property
     def active(self) -> bool:
         return bool(self.label or self.status or self.subject or self.changed or self.nolabel
-                    or self.no_face)
+                    or self.no_face or self.suspects)
+
+    @property
+    def default_sort(self) -> str:
+        return "suspect" if self.suspects else "sequence"
+
+    @property
+    def wants_suspects(self) -> bool:
+        """Whether the active model's suspects must be computed for these filters."""
+        return self.suspects or self.sort == "suspect"
 
 
 def parse_filters(params: Mapping[str, str]) -> ListFilters:
@@ -99,7 +112,8 @@ def parse_filters(params: Mapping[str, str]) -> ListFilters:
     if no_face is not None and no_face not in FACE_SOURCES:
         raise FilterError("no_face", f"{no_face!r} is not a face source: "
                                      f"{' or '.join(FACE_SOURCES)}")
-    sort = (params.get("sort") or "sequence").strip().lower()
+    suspects = _flag(params, "suspects")
+    sort = (params.get("sort") or ("suspect" if suspects else "sequence")).strip().lower()
     descending = sort.startswith("-")
     sort = sort.lstrip("-")
     if sort not in SORTS:
@@ -108,7 +122,7 @@ def parse_filters(params: Mapping[str, str]) -> ListFilters:
     return ListFilters(
         label=label, status=status, subject=(params.get("subject") or "").strip()[:16],
         changed=_flag(params, "changed"), nolabel=_flag(params, "nolabel"), no_face=no_face,
-        sort=sort, descending=descending,
+        suspects=suspects, sort=sort, descending=descending,
         page=_positive_int(params, "page", 1),
         per_page=min(_positive_int(params, "per_page", DEFAULT_PER_PAGE), max(PER_PAGE_CHOICES)),
     )
@@ -141,6 +155,7 @@ class SequenceRow:
     reviewed_by_me: bool = False
     decided: bool = False
     no_face: bool = False  # set by `mark_no_face` for the source of the filter
+    suspect: Any = None  # the active model's Suspect (app.services.assist), by `mark_suspects`
     statuses: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -282,6 +297,8 @@ def matches(row: SequenceRow, filters: ListFilters, *, ignore_status: bool = Fal
         return False
     if filters.no_face and not row.no_face:
         return False
+    if filters.suspects and (row.suspect is None or not row.suspect.flagged):
+        return False
     if not ignore_status and filters.status and filters.status not in row.statuses:
         return False
     return True
@@ -297,6 +314,13 @@ def mark_no_face(session: Session, rows: list[SequenceRow], filters: ListFilters
         row.no_face = row.id in ids
 
 
+def mark_suspects(rows: list[SequenceRow], suspects: Mapping[int, Any] | None) -> None:
+    """Attach the active model's suspects ({sequence id: Suspect}) to the rows."""
+    if suspects:
+        for row in rows:
+            row.suspect = suspects.get(row.id)
+
+
 def _label_key(code: int | None) -> str:
     return EMOTIONS[code] if code is not None else "~"  # unlabeled last
 
@@ -310,6 +334,8 @@ def sort_rows(rows: list[SequenceRow], filters: ListFilters) -> list[SequenceRow
         "frames": lambda r: (r.frame_count,),
         "reviewers": lambda r: (r.effective.reviewers,),
         "onset": lambda r: (r.effective.onset is None, r.effective.onset or 0),
+        # Most suspect first; sequences the model did not score after the scored ones.
+        "suspect": lambda r: (r.suspect is None, r.suspect.rank if r.suspect else 0),
     }
     primary = keys[filters.sort]
     # Ties always fall back to subject/sequence order, so the queue is stable.
@@ -328,10 +354,11 @@ def progress_of(rows: list[SequenceRow]) -> Progress:
     )
 
 
-def list_sequences(session: Session, *, user_id: int | None,
-                   filters: ListFilters) -> SequencePage:
+def list_sequences(session: Session, *, user_id: int | None, filters: ListFilters,
+                   suspects: Mapping[int, Any] | None = None) -> SequencePage:
     rows = load_rows(session, user_id=user_id)
     mark_no_face(session, rows, filters)
+    mark_suspects(rows, suspects)
     faceted = [r for r in rows if matches(r, filters, ignore_status=True)]
     counts = {status: sum(status in r.statuses for r in faceted) for status in STATUSES}
     selected = sort_rows([r for r in faceted if matches(r, filters)], filters)

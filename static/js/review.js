@@ -122,6 +122,17 @@
     form().requestSubmit();
   }
 
+  // The suggested onset (the ghost marker): one key takes it, then the frame is shown.
+  function acceptSuggestion() {
+    const btn = $("accept-onset");
+    if (!btn) return false;
+    const n = Number(btn.dataset.onset);
+    setMark("onset_frame", n);
+    const i = frames.findIndex((f) => f.number === n);
+    if (i >= 0) show(i);
+    return true;
+  }
+
   const toggleFace = () => document.dispatchEvent(new CustomEvent("review:face-toggle"));
 
   function toggleHelp(open) {
@@ -165,6 +176,7 @@
         switch (e.code) {
           case "KeyO": setMark("onset_frame", e.shiftKey ? null : frames[current].number); break;
           case "KeyA": setMark("apex_frame", e.shiftKey ? null : frames[current].number); break;
+          case "KeyG": if (!acceptSuggestion()) handled = false; break;
           case "KeyX": { const ex = field("exclude"); ex.checked = !ex.checked; refreshMarks(); flash(ex.closest(".exclude-toggle")); break; }
           case "KeyN": field("note").focus(); break;
           case "KeyF": toggleFace(); break;
@@ -189,6 +201,7 @@
       "set-apex": () => setMark("apex_frame", frames[current].number),
       "clear-onset": () => setMark("onset_frame", null),
       "clear-apex": () => setMark("apex_frame", null),
+      "accept-onset": acceptSuggestion,
     };
     if (actions[btn.dataset.action]) {
       if (!["play", "face"].includes(btn.dataset.action)) stop();

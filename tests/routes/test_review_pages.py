@@ -65,7 +65,11 @@ def test_form_save_redirects_to_the_next_in_the_queue(client, ids, rev1):
                            data=form(rev1, label=7, onset_frame=2, queue="nolabel=1",
                                      action="next"), follow_redirects=False)
     assert response.status_code == 303
-    assert response.headers["location"] == f"/sequences/{ids['S010_002']}?queue=nolabel%3D1"
+    target = f"/sequences/{ids['S010_002']}?queue=nolabel%3D1&prev={seq}"
+    assert response.headers["location"] == target
+    # The next page confirms that the previous sequence was saved, and says where we are.
+    landed = client.get(target).text
+    assert "Saved S005 / 002" in landed and "<b>2</b> of 2" in landed
     htmx = client.post(f"/sequences/{ids['S010_002']}/review",
                        data=form(rev1, label=1, queue="nolabel=1", intent="next"), headers=HX)
     # The queue wraps around but both unlabeled sequences are done now: say so, stay here.
@@ -73,7 +77,7 @@ def test_form_save_redirects_to_the_next_in_the_queue(client, ids, rev1):
     assert "last sequence in your queue" in htmx.text and "<html" not in htmx.text
     nxt = client.post(f"/sequences/{ids['S005_001']}/review",
                       data=form(rev1, label=5, intent="next"), headers=HX)
-    assert nxt.headers["HX-Redirect"] == f"/sequences/{ids['S010_001']}"
+    assert nxt.headers["HX-Redirect"] == f"/sequences/{ids['S010_001']}?prev={ids['S005_001']}"
 
 
 def test_stale_and_invalid_form_saves(client, ids, rev1, session_factory):

@@ -234,9 +234,11 @@ class _Cache:
 
 
 def suggest(session: Session, settings: Settings, *, sequence_ids: list[int] | None = None,
-            method: str = "auto", threshold: float = THRESHOLD,
+            method: str = "auto", threshold: float = THRESHOLD, compute_crops: bool = True,
             progress: Progress | None = None) -> list[OnsetSuggestion]:
-    """Suggestions for these sequences (all when None), in subject/sequence order."""
+    """Suggestions for these sequences (all when None), in subject/sequence order.
+    Without `compute_crops` (a page view) crop curves come only from the cache: cutting
+    crops may mean running MTCNN over the sequence."""
     method = pick_method(session, method)
     root = _root(session)
     cache = _Cache(settings, method)
@@ -245,7 +247,9 @@ def suggest(session: Session, settings: Settings, *, sequence_ids: list[int] | N
     try:
         for done, item in enumerate(items, start=1):
             hit = cache.get(item)
-            if hit is None:
+            if hit is None and method == "crops" and not compute_crops:
+                hit = (None, "not computed yet: run `onset onsets --method crops`")
+            elif hit is None:
                 hit = _curve(session, settings, item, method, root)
                 cache.put(item, *hit)
             curve, note = hit
@@ -271,7 +275,8 @@ def suggest_one(session: Session, settings: Settings, *, sequence_id: int,
                 method: str = "auto") -> OnsetSuggestion | None:
     """The review page's curve and ghost onset; None when it cannot be made (no dataset)."""
     try:
-        found = suggest(session, settings, sequence_ids=[sequence_id], method=method)
+        found = suggest(session, settings, sequence_ids=[sequence_id], method=method,
+                        compute_crops=False)
     except AssistError:
         return None
     return found[0] if found else None

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.models import EMOTIONS, ExportSnapshot, Frame, Sequence, Subject
+from app.models import EMOTIONS, AuditEntry, ExportSnapshot, Frame, Sequence, Subject
 from app.services.assist import AssistError
 from app.services.effective import effective_map
 from app.services.runs import RunError, active_run, get_run
@@ -298,13 +298,30 @@ def _reason(labels: list[str], label: str, predicted: int, probs: np.ndarray,
             f"labelled {labels[predicted]}), and the label {p_label}")
 
 
+_REPORTS: dict[tuple, SuspectReport] = {}
+
+
 def suspect_scores(session: Session, settings: Settings) -> tuple[dict[int, Suspect], str | None]:
-    """The active model's suspects by sequence id, and why there are none (a message)."""
-    try:
-        report = find_suspects(session, settings)
-    except AssistError as exc:
-        return {}, str(exc)
-    return report.by_sequence(), None
+    """The active model's suspects by sequence id, and why there are none (a message).
+
+    Pages ask for this on every view, so the report is kept per process until the run's
+    predictions or any annotation/decision change (the audit log's newest id says so)."""
+    active = active_run(session)
+    if active is None:
+        return {}, "there is no active model: make a run active on /runs"
+    predictions = Path(active.path) / "predictions.csv"
+    last_change = session.scalar(select(func.max(AuditEntry.id)))
+    mtime = predictions.stat().st_mtime_ns if predictions.is_file() else 0
+    key = (settings.resolved_database_url, active.id, active.path, mtime, last_change)
+    if key not in _REPORTS:
+        try:
+            report = find_suspects(session, settings)
+        except AssistError as exc:
+            return {}, str(exc)
+        if len(_REPORTS) >= 4:
+            _REPORTS.clear()
+        _REPORTS[key] = report
+    return _REPORTS[key].by_sequence(), None
 
 
 def _json(path: Path) -> Any:
@@ -312,3 +329,8 @@ def _json(path: Path) -> Any:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
+
+
+def suspects_if_needed(session: Session, settings: Settings, filters) -> dict[int, Suspect] | None:
+    """The active model's suspects when the list filters or sorts by them (else None)."""
+    return suspect_scores(session, settings)[0] if filters.wants_suspects else None
