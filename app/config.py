@@ -31,6 +31,9 @@ class Settings(BaseSettings):
                              "this server process (off for benchmarks and some tests).")
     upload_max_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
     upload_max_pixels: int = Field(default=40_000_000, ge=10_000)
+    adjudication_onset_gap: int = Field(default=2, ge=0, description="Reviewers' onsets "
+                                        "further apart than this many frames go to the "
+                                        "adjudication queue.")
     secure_cookies: bool = Field(default=False, description="Mark the session cookie Secure "
                                  "and send HSTS: set it when Onset is served over HTTPS.")
     login_limit_account: str = Field(default="10 per 5 minutes", description="Failed logins "
