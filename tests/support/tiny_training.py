@@ -69,13 +69,13 @@ def write_export(root: Path, *, subjects: int = 8, folds: int = 4, sequences: in
 
 
 def tiny_config():
-    """The default preset shrunk to tiny-data size: same code path, a fraction of the FLOPs.
+    """The scratch preset shrunk to tiny-data size: same code path, a fraction of the FLOPs.
 
     Flatten instead of global pooling: with ~50 images and a few dozen steps, keeping where
     the mouth is lets the net learn within a few epochs."""
     from training.config import ConvBlock, DenseLayer, Optimizer, Training, preset
 
-    config = preset("default")
+    config = preset("scratch")
     return config.replace(
         name="tiny",
         input_size=32,

@@ -14,7 +14,7 @@ def _probabilities(model, size, channels=1):
     return np.asarray(model.predict(x, verbose=0))
 
 
-@pytest.mark.parametrize("name", ["default", "baseline"])
+@pytest.mark.parametrize("name", ["scratch", "baseline", "pretrained"])
 def test_presets_build_and_output_probabilities(name):
     from training.model import build_model
 
@@ -30,7 +30,7 @@ def test_each_layer_gets_its_own_activation_dropout_and_width():
     from training.config import ConvBlock, DenseLayer
     from training.model import build_model
 
-    config = preset("default").replace(
+    config = preset("scratch").replace(
         conv_blocks=[ConvBlock(8, activation="tanh", dropout=0.2, convs=2),
                      ConvBlock(12, activation="selu", normalization="none", dropout=0.3)],
         dense_layers=[DenseLayer(20, activation="elu", dropout=0.4)])
@@ -51,7 +51,7 @@ def test_configs_sampled_from_the_search_space_build(seed):
     from training.model import build_model
     from training.search_space import sample_config
 
-    config = sample_config(preset("default"), seed)
+    config = sample_config(preset("scratch"), seed)
     assert from_dict(config.to_dict()) == config  # valid, and saveable as a --config file
     model = build_model(config, num_classes=7)
     assert _probabilities(model, config.input_size).shape == (3, 7)
@@ -60,7 +60,7 @@ def test_configs_sampled_from_the_search_space_build(seed):
 def test_search_space_samples_differ_per_layer():
     from training.search_space import sample_config
 
-    configs = [sample_config(preset("default"), seed) for seed in range(8)]
+    configs = [sample_config(preset("scratch"), seed) for seed in range(8)]
     activations = {b.activation for c in configs for b in c.conv_blocks}
     assert {"elu", "tanh"} & activations and len(activations) >= 3
     assert len({c.training.batch_size for c in configs}) > 1

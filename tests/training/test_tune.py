@@ -24,7 +24,7 @@ def _trials(path):
 
 def test_two_trials_then_cross_validated_best(tiny_export, tiny_base, tmp_path):
     result = tune(tiny_export, trials=2, algorithm="random", folds=2, out_dir=tmp_path,
-                  base=tiny_base, verbose=0, log=lambda m: None)
+                  base=tiny_base, verbose=0, log=lambda m: None, backbones=("none",))
     rows = _trials(result.tuning_dir / "trials.csv")
     assert [r["trial_id"] for r in rows] == ["0", "1"]
     assert all(r["status"] == "COMPLETED" and 0 <= float(r["val_accuracy"]) <= 1 for r in rows)
@@ -53,12 +53,36 @@ def test_interrupted_search_resumes_where_it_stopped(tiny_export, tiny_base, tmp
     assert {k: after[0][k] for k in before[0]} == before[0]
     best = json.loads((second.tuning_dir / "best_config.json").read_text())
     assert best["name"] == "tuned" and best["training"]["epochs"] == 1
+    assert best["backbone"] == after[0 if float(after[0]["val_accuracy"]) >= float(
+        after[1]["val_accuracy"]) else 1]["backbone"]
+
+
+def test_the_search_covers_the_backbone_and_its_fine_tuning_rates():
+    import keras_tuner
+
+    from training.config import preset
+    from training.search_space import config_from_hp
+
+    hp = keras_tuner.HyperParameters()
+    config_from_hp(hp, preset("scratch"))
+    names = {p.name for p in hp.space}
+    assert {"backbone", "finetune_learning_rate", "head_learning_rate", "head_epochs"} <= names
+    hp.values["backbone"] = "fer-mini-xception"
+    for param in hp.space:  # what an oracle does: values for the now-active branch
+        if hp.is_active(param) and param.name not in hp.values:
+            hp.values[param.name] = param.default
+    hp.values["finetune_learning_rate"] = 1e-4
+    tuned = config_from_hp(hp, preset("scratch"))
+    assert tuned.backbone == "fer-mini-xception" and tuned.optimizer.learning_rate == 1e-4
+    hp.values["backbone"] = "none"
+    assert config_from_hp(hp, preset("scratch")).backbone == "none"
 
 
 def test_hyperband_runs_within_the_trial_cap(tiny_export, tiny_base, tmp_path):
     base = tiny_base.replace(training=dataclasses.replace(tiny_base.training, epochs=2))
     result = tune(tiny_export, trials=2, algorithm="hyperband", out_dir=tmp_path,
-                  base=base, search_only=True, verbose=0, log=lambda m: None)
+                  base=base, search_only=True, verbose=0, log=lambda m: None,
+                  backbones=("none",))
     rows = _trials(result.tuning_dir / "trials.csv")
     assert len(rows) == 2 and "tuner/epochs" in rows[0]
 
