@@ -59,3 +59,70 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+# --- which server holds a SQLite database -------------------------------------------------
+# Every `onset serve` holds a shared flock on "<database>.server-lock" while it runs (the
+# kernel drops it when the process dies, even by SIGKILL), so `onset db restore` can tell
+# that a server is using the file, and which one, instead of replacing it under its feet.
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for other databases and in-memory SQLite."""
+    if not url.startswith("sqlite") or ":memory:" in url or "///" not in url:
+        return None
+    return Path(url.split("///", 1)[1].split("?", 1)[0])
+
+
+def _lock_file(database: Path) -> Path:
+    return database.with_name(database.name + ".server-lock")
+
+
+def hold_server_lock(url: str):
+    """Take the shared server lock of a SQLite database; returns the open file (keep it
+    open while serving, close it to release) or None for other databases. Raises
+    RuntimeError while `onset db restore` holds the database."""
+    import fcntl
+
+    database = sqlite_path(url)
+    if database is None:
+        return None
+    database.parent.mkdir(parents=True, exist_ok=True)
+    handle = _lock_file(database).open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RuntimeError(f"{database} is being restored (`onset db restore`); "
+                           "start the server when it has finished") from None
+    return handle
+
+
+def lock_exclusively(database: Path):
+    """The exclusive lock `onset db restore` holds while it works; the open file, or a
+    list of the pids of the servers holding the database."""
+    import fcntl
+
+    handle = _lock_file(database).open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return _lock_holders(_lock_file(database))
+    return handle
+
+
+def _lock_holders(lock_file: Path) -> list[int]:
+    """Pids holding flocks on `lock_file`, from /proc/locks (Linux); empty elsewhere."""
+    try:
+        inode = lock_file.stat().st_ino
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return []
+    pids = set()
+    for line in lines:
+        fields = line.split()
+        if "->" in fields:
+            fields.remove("->")  # a waiting lock
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].endswith(f":{inode}"):
+            pids.add(int(fields[4]))
+    return sorted(pids)

@@ -10,7 +10,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from app.config import PROJECT_ROOT, Settings, get_settings
-from app.db import make_engine, make_session_factory
+from app.db import hold_server_lock, make_engine, make_session_factory
 from app.errors import install_error_handlers
 from app.security_headers import SecurityHeaders
 
@@ -30,12 +30,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # While serving, hold the database's server lock: `onset db restore` then refuses.
+        server_lock = hold_server_lock(settings.resolved_database_url)
         for hook in app.state.startup_hooks:
             hook(app)
         yield
         for hook in app.state.shutdown_hooks:
             hook(app)
         engine.dispose()
+        if server_lock is not None:
+            server_lock.close()
 
     # The schema and its viewers are served by app/routes/docs.py, behind a sign-in.
     app = FastAPI(title="Onset", version="0.1.0", lifespan=lifespan, openapi_url=None,
