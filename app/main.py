@@ -22,6 +22,7 @@ SESSION_MAX_AGE_S = 14 * 24 * 3600
 # NAV = [(label, url, role)] to appear in the top bar for users with that role.
 ROUTE_MODULES = ("auth", "home", "admin", "runs", "api_jobs", "sequences", "review", "frames",
                  "api", "exports", "predict", "docs")
+ROUTE_MODULES += ("assist",)  # review assistance: suspects, onsets, agreement, adjudication
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

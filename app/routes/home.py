@@ -1,4 +1,4 @@
-"""The home page: what is imported, and where to go next."""
+"""The home page: the dashboard (progress, where to continue, what waits, jobs and runs)."""
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
@@ -7,12 +7,14 @@ from app.auth import current_user
 from app.deps import get_session
 from app.htmx import render
 from app.models import User
-from app.services.stats import dataset_stats
+from app.services.assist.dashboard import dashboard
+from app.services.review import format_time
 
 router = APIRouter()
 
 
 @router.get("/", include_in_schema=False)
 def home(request: Request, session: Session = Depends(get_session),
-         _user: User = Depends(current_user)):
-    return render(request, "home.html", {"stats": dataset_stats(session)})
+         user: User = Depends(current_user)):
+    data = dashboard(session, request.app.state.settings, user=user)
+    return render(request, "home.html", {**data, "format_time": format_time})

@@ -1,0 +1,146 @@
+"""Review assistance pages and API: suspects, onset suggestions, agreement, adjudication."""
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from sqlalchemy.orm import Session
+
+from app.auth import current_user, require_admin, require_reviewer
+from app.deps import get_session
+from app.htmx import is_htmx, render
+from app.models import EMOTIONS, Decision, Sequence, User
+from app.services.assist import AssistError
+from app.services.assist.adjudication import (
+    AdjudicationError,
+    decide,
+    dispute_for,
+    disputes,
+    next_dispute,
+)
+from app.services.assist.agreement import agreement
+from app.services.assist.onsets import suggest_one
+from app.services.assist.suspects import find_suspects
+from app.services.review import NotAllowed, ReviewError, SequenceMissing, StaleVersion, load_review
+
+router = APIRouter()
+NAV = [("Agreement", "/agreement", "reviewer"), ("Adjudicate", "/adjudicate", "admin")]
+
+
+@router.get("/api/suspects", tags=["review assistance"])
+def api_suspects(request: Request, run: str | None = Query(
+                     None, description="A run id or run folder; default: the active model"),
+                 top: int | None = Query(None, ge=1, description="Only the K most suspect"),
+                 session: Session = Depends(get_session),
+                 _user: User = Depends(require_reviewer)):
+    """Labelled sequences ranked by how confidently the run's out-of-fold predictions doubt
+    their effective label (flagged ones first). 409 when the run cannot be used; what it
+    left out (relabelled, excluded, re-imported since its export) is in `X-Onset-Notes`."""
+    try:
+        report = find_suspects(session, request.app.state.settings, run=run, top=top)
+    except AssistError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+    headers = {"X-Onset-Notes": " | ".join(report.notes)[:4000]} if report.notes else {}
+    return JSONResponse([s.as_dict() for s in report.items], headers=headers)
+
+
+@router.get("/api/sequences/{sequence_id:int}/onset-suggestion", tags=["review assistance"])
+def api_onset(request: Request, sequence_id: int, session: Session = Depends(get_session),
+              _user: User = Depends(require_reviewer)):
+    """The sequence's intensity curve (0 = frame 1, 1 = apex) and suggested onset."""
+    found = suggest_one(session, request.app.state.settings, sequence_id=sequence_id)
+    if found is None:
+        return JSONResponse({"detail": f"no sequence with id {sequence_id}"}, status_code=404)
+    return found.as_dict()
+
+
+@router.get("/api/agreement", tags=["review assistance"])
+def api_agreement(session: Session = Depends(get_session),
+                  _user: User = Depends(require_reviewer)):
+    """Cohen's/Fleiss' kappa on labels, Krippendorff's alpha and mean |difference| on onsets,
+    each with `n`; null with a `note` where there is not enough data."""
+    return agreement(session)
+
+
+@router.get("/agreement", include_in_schema=False)
+def agreement_page(request: Request, session: Session = Depends(get_session),
+                   _user: User = Depends(current_user)):
+    return render(request, "agreement.html", {"report": agreement(session)})
+
+
+def _gap(request: Request) -> int:
+    return request.app.state.settings.adjudication_onset_gap
+
+
+@router.get("/adjudicate", include_in_schema=False)
+def adjudication_queue(request: Request, session: Session = Depends(get_session),
+                       _user: User = Depends(require_admin)):
+    return render(request, "adjudicate.html", {
+        "disputes": disputes(session, onset_gap=_gap(request)), "gap": _gap(request),
+        "emotions": EMOTIONS,
+        "decided_name": _decided_name(session, request.query_params.get("decided", ""))})
+
+
+def _decided_name(session: Session, raw: str) -> str | None:
+    """'S005 / 001' for the ?decided= sequence id (the confirmation after a decision)."""
+    seq = session.get(Sequence, int(raw)) if raw.isdigit() else None
+    return f"{seq.subject.code} / {seq.code}" if seq else None
+
+
+@router.get("/adjudicate/{sequence_id:int}", include_in_schema=False)
+def adjudication_page(request: Request, sequence_id: int, session: Session = Depends(get_session),
+                      user: User = Depends(require_admin)):
+    return _page(request, session, user, sequence_id)
+
+
+def _page(request: Request, session: Session, user: User, sequence_id: int, *,
+          error: str | None = None, status_code: int = 200):
+    try:
+        dispute = dispute_for(session, sequence_id=sequence_id, onset_gap=_gap(request))
+        data = load_review(session, sequence_id=sequence_id, user_id=user.id)
+    except SequenceMissing as exc:
+        return render(request, "error.html", {"status": 404, "message": str(exc)},
+                      status_code=404)
+    frames = [{"id": fid, "number": n} for fid, n in data.frames]
+    decision = session.get(Decision, sequence_id)
+    decided = _decided_name(session, request.query_params.get("decided", ""))
+    return render(request, "adjudicate_one.html", {
+        "dispute": dispute, "frames": frames, "emotions": EMOTIONS, "decision": decision,
+        "version": decision.version if decision else 0, "error": error,
+        "original": EMOTIONS[data.sequence.original_label]
+        if data.sequence.original_label is not None else None,
+        "next_id": next_dispute(session, after_id=sequence_id, onset_gap=_gap(request)),
+        "decided_name": decided},
+        status_code=status_code)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    return {k: str(v) for k, v in (await request.form()).items()}
+
+
+@router.post("/adjudicate/{sequence_id:int}", include_in_schema=False)
+def adjudicate(request: Request, sequence_id: int, form: dict[str, str] = Depends(_form),
+               session: Session = Depends(get_session), user: User = Depends(require_admin)):
+    """Take one reviewer's answer as the admin decision, then open the next dispute."""
+    try:
+        take_from, version = int(form.get("take_from", "")), int(form.get("version", ""))
+    except ValueError:
+        return _page(request, session, user, sequence_id, status_code=422,
+                     error="take_from and version must be whole numbers")
+    try:
+        decide(session, sequence_id=sequence_id, admin=user, take_from=take_from,
+               version=version)
+    except (AdjudicationError, ReviewError, NotAllowed) as exc:
+        session.rollback()
+        return _page(request, session, user, sequence_id, status_code=422, error=str(exc))
+    except StaleVersion as exc:
+        session.rollback()
+        return _page(request, session, user, sequence_id, status_code=409, error=str(exc))
+    except SequenceMissing as exc:
+        return render(request, "error.html", {"status": 404, "message": str(exc)},
+                      status_code=404)
+    session.commit()
+    nxt = next_dispute(session, after_id=sequence_id, onset_gap=_gap(request))
+    target = f"/adjudicate/{nxt}?decided={sequence_id}" if nxt else \
+        f"/adjudicate?decided={sequence_id}"
+    if is_htmx(request):
+        return HTMLResponse("", headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
