@@ -54,8 +54,10 @@ def onsets_command(
     """A suggested onset frame for every sequence, from an expression-intensity curve over
     its frames (landmark displacement from the first frame, or the face crops' change)."""
     from app.services.assist import AssistError
-    from app.services.assist.onsets import suggest_all
+    from app.services.assist.onsets import METHODS, suggest_all
 
+    if method not in ("auto", *METHODS):
+        fail(f"--method must be auto or one of {', '.join(METHODS)}, not {method!r}")
     config = settings()
     try:
         with db_session(config) as session, progress_bar(
