@@ -162,6 +162,7 @@ def _parse_info(text: str) -> dict:
         raise DatasetError(f"dataset.json: 'labels' has duplicates: {labels}")
     if len(labels) < 2:
         raise DatasetError(f"dataset.json: 'labels' needs at least 2 classes, got {labels}")
+    face_crop_params(info)  # a malformed image.framing fails here, not after training
     return info
 
 
@@ -227,26 +228,33 @@ def _check_images(rows: list[dict], reader) -> None:
 def face_crop_params(info: dict) -> dict:
     """How the export's faces were cropped, read defensively from dataset.json's `image`.
 
-    Exporters may spell things differently (`face`/`face_source`/`source`, size as 96,
-    [96, 96] or "96x96", color as "gray"/"grayscale"/"L"/"rgb"); the result uses
-    training.faces' vocabulary (`face`, `size`, `color` in gray|rgb, `margin`, `align`) with
-    None where the export did not say, and `raw` keeps the original block.
+    Exporters may spell things differently (`face`/`face_source`/`source`, or
+    `policy.face` as CK+48's "precropped"; size as 96, [96, 96] or "96x96"; color as
+    "gray"/"grayscale"/"L"/"rgb"); the result uses training.faces' vocabulary: `face`,
+    `size`, `color` (gray|rgb) with None where the export did not say, `framing` (always a
+    complete `training.framing.Framing` block: the declared one; an old export's `margin`
+    and `align` as the box framing they meant; else the default, which reproduces CK+48's
+    crops), and `raw`, the original block. A malformed `framing` raises DatasetError.
     """
+    from training.framing import FramingError, framing_of_block
+
     image = info.get("image") if isinstance(info.get("image"), dict) else {}
+    policy = info.get("policy") if isinstance(info.get("policy"), dict) else {}
     face = next((image[k] for k in ("face", "face_source", "source") if k in image),
-                info.get("face"))
+                info.get("face", policy.get("face")))
     if isinstance(face, dict):  # {"source": "mtcnn", ...}
         face = face.get("source")
     color = str(image.get("color", image.get("mode", ""))).lower()
     color = {"grayscale": "gray", "greyscale": "gray", "grey": "gray", "l": "gray",
              "color": "rgb", "colour": "rgb"}.get(color, color)
-    margin = image.get("margin")
-    align = image.get("align")
+    try:
+        framing = framing_of_block(image)
+    except FramingError as exc:
+        raise DatasetError(f"dataset.json: image.framing: {exc}") from None
     return {"face": face if isinstance(face, str) else None,
             "size": _parse_size(image.get("size", info.get("size"))),
             "color": color if color in ("gray", "rgb") else None,
-            "margin": float(margin) if isinstance(margin, (int, float)) else None,
-            "align": align if isinstance(align, bool) else None,
+            "framing": framing.to_dict(),
             "raw": image}
 
 

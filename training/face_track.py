@@ -78,7 +78,8 @@ def interpolate_face(a: Face, b: Face, t: float) -> Face:
                 left_eye=lerp(a.left_eye, b.left_eye) if both_eyes else None,
                 right_eye=lerp(a.right_eye, b.right_eye) if both_eyes else None,
                 confidence=min(a.confidence, b.confidence), source=a.source,
-                method="interpolated")
+                method="interpolated",
+                mouth=lerp(a.mouth, b.mouth) if None not in (a.mouth, b.mouth) else None)
 
 
 class _FrameLoader:

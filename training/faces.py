@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from training.framing import DEFAULT_FRAMING, Framing, placement
 from training.images import ImageSource, describe, load_image
 
 SOURCES = ("mtcnn", "landmarks", "none")
@@ -82,20 +83,21 @@ class DetectionParams:
 
 @dataclass(frozen=True)
 class CropParams:
-    """Everything that changes the crop pixels once the face box is known."""
+    """Everything that changes the crop pixels once the face is located: the output size and
+    colour, and the framing (where the square sits around the face; `training.framing`)."""
 
     size: int = 96                   # output is size x size
-    margin: float = 0.2              # added on each side, as a fraction of the face box side
     color: str = "gray"              # "gray" (HxW uint8) or "rgb" (HxWx3 uint8)
-    align: bool = True               # rotate so the eyes are level
+    framing: Framing = DEFAULT_FRAMING
 
     def __post_init__(self) -> None:
         _require(8 <= self.size <= 1024, "crop size", self.size, "8..1024 px")
-        _require(0 <= self.margin <= 2, "crop margin", self.margin, "0..2")
         _require(self.color in COLORS, "crop color", self.color, f"one of {COLORS}")
+        _require(isinstance(self.framing, Framing), "crop framing", self.framing,
+                 "a training.framing.Framing")
 
     def key(self) -> str:
-        return stable_key("crop/1", asdict(self))
+        return stable_key("crop/2", asdict(self))
 
 
 def detection_key(source: str, detection: DetectionParams | None = None,
@@ -103,7 +105,7 @@ def detection_key(source: str, detection: DetectionParams | None = None,
     """Cache key of a face box: only what the source depends on (landmarks ignore MTCNN
     settings; ``track`` is the ``TrackParams`` of the sequence fast path, if used)."""
     _check_source(source)
-    values: dict = {"source": source}
+    values: dict = {"source": source, "points": "eyes+mouth"}  # faces carry the mouth now
     if source == "mtcnn":
         values["detection"] = (detection or DetectionParams()).key()
         if track is not None:
@@ -121,7 +123,8 @@ class Face:
     """One face in original-image pixel coordinates.
 
     ``left_eye`` / ``right_eye`` are as seen in the image (left = smaller x for an upright
-    face; MTCNN's and iBUG's order), ``None`` for the ``none`` source. ``method`` says how
+    face; MTCNN's and iBUG's order), ``None`` for the ``none`` source; ``mouth`` is the
+    midpoint of the mouth corners (``None`` where a source has no mouth). ``method`` says how
     the box was obtained: detected, interpolated, landmarks or whole_frame.
     """
 
@@ -131,6 +134,7 @@ class Face:
     confidence: float
     source: str
     method: str
+    mouth: tuple[float, float] | None = None
 
     @property
     def center(self) -> tuple[float, float]:
@@ -157,7 +161,8 @@ class Face:
 
         return cls(box=tuple(float(v) for v in data["box"]), left_eye=point(data["left_eye"]),
                    right_eye=point(data["right_eye"]), confidence=float(data["confidence"]),
-                   source=str(data["source"]), method=str(data["method"]))
+                   source=str(data["source"]), method=str(data["method"]),
+                   mouth=point(data.get("mouth")))
 
 
 @dataclass(frozen=True)
@@ -259,8 +264,9 @@ def _face_from_row(row: np.ndarray, scale: float) -> Face:
     x1, y1, x2, y2 = (float(v) / scale for v in row[1:5])
     left_eye = (float(row[6]) / scale, float(row[11]) / scale)
     right_eye = (float(row[7]) / scale, float(row[12]) / scale)
+    mouth = (float(row[9] + row[10]) / 2 / scale, float(row[14] + row[15]) / 2 / scale)
     return Face(box=(x1, y1, x2 - x1, y2 - y1), left_eye=left_eye, right_eye=right_eye,
-                confidence=float(row[5]), source="mtcnn", method="detected")
+                confidence=float(row[5]), source="mtcnn", method="detected", mouth=mouth)
 
 
 def pick_face(faces: Sequence[Face], image_shape: tuple[int, ...]) -> Face | None:
@@ -311,7 +317,8 @@ def check_landmarks(points: np.ndarray, name: str = "landmarks") -> np.ndarray:
 
 
 def face_from_landmarks(points: np.ndarray, name: str = "landmarks") -> Face:
-    """Box and eye centres from iBUG 68 points (36-41 image-left eye, 42-47 the other)."""
+    """Box, eye centres and mouth from iBUG 68 points (36-41 image-left eye, 42-47 the other,
+    48 and 54 the mouth corners, as MTCNN's five points)."""
     points = check_landmarks(points, name)
     x1, y1 = points.min(axis=0)
     x2, y2 = points.max(axis=0)
@@ -319,10 +326,12 @@ def face_from_landmarks(points: np.ndarray, name: str = "landmarks") -> Face:
         raise LandmarksError(f"{name}: landmarks span no area ({x1:.1f},{y1:.1f})")
     left_eye = points[36:42].mean(axis=0)
     right_eye = points[42:48].mean(axis=0)
+    mouth = points[[48, 54]].mean(axis=0)
     return Face(box=(float(x1), float(y1), float(x2 - x1), float(y2 - y1)),
                 left_eye=(float(left_eye[0]), float(left_eye[1])),
                 right_eye=(float(right_eye[0]), float(right_eye[1])),
-                confidence=1.0, source="landmarks", method="landmarks")
+                confidence=1.0, source="landmarks", method="landmarks",
+                mouth=(float(mouth[0]), float(mouth[1])))
 
 
 # --- locating and cropping ---------------------------------------------------------------
@@ -353,15 +362,14 @@ def locate_face(image: ImageSource, *, source: str = "mtcnn",
 
 def crop_from_face(image: ImageSource, face: Face, params: CropParams = CropParams()
                    ) -> np.ndarray:
-    """Crop a known face: eye-levelled (when ``params.align``), square, with margin."""
+    """Crop a known face: the square ``params.framing`` places (`training.framing`),
+    eye-levelled when the framing aligns, resampled once to ``params.size``."""
     array = load_image(image, mode="L" if params.color == "gray" else "RGB")
     pil = Image.fromarray(array)
     if face.method == "whole_frame":  # kept whole (stretched), never centre-cropped
         return np.asarray(pil.resize((params.size, params.size), Image.BILINEAR))
-    x, y, w, h = face.box
-    cx, cy = x + w / 2, y + h / 2
-    step = max(w, h) * (1 + 2 * params.margin) / params.size  # source pixels per output pixel
-    angle = math.radians(face.eye_angle or 0.0) if params.align else 0.0
+    cx, cy, side, angle = placement(face, params.framing)
+    step = side / params.size  # source pixels per output pixel
     if step >= 2:
         # A bilinear transform reads 2x2 pixels per output pixel, so shrinking a 300 px
         # face to 96 px would alias; box-average by the whole factor first.

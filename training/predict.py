@@ -1,8 +1,10 @@
 """Predict emotions on new photos with a run folder, and evaluate on labelled photo folders.
 
-Faces are found and cropped by `training.faces` with the crop parameters the run's dataset
-used (config.json "face_crop"), then fed through the same resize/colour ops as the training
-pipeline, so the model sees photos the way it saw its training images.
+Faces are found by MTCNN and cropped by `training.faces` with the framing the run's dataset
+used (config.json "face_crop", `training.framing`; pre-cropped datasets that declare none get
+the default, which reproduces CK+48's crops), then fed through the same resize/colour ops as
+the training pipeline, so the model sees photos the way it saw its training images. A photo
+that is itself a face crop (small, roughly square, no face found) is taken whole.
 """
 
 from __future__ import annotations
@@ -34,18 +36,22 @@ class Predictor:
     @property
     def crop_params(self):
         from training.faces import CropParams
+        from training.framing import framing_of_block
 
         fc = self.face_crop
-        defaults = CropParams()
         return CropParams(
             size=fc.get("size") or self.config.input_size,
-            margin=defaults.margin if fc.get("margin") is None else fc["margin"],
             color=fc.get("color") or ("gray" if self.config.channels == 1 else "rgb"),
-            align=defaults.align if fc.get("align") is None else fc["align"])
+            framing=framing_of_block(fc))  # old runs: their margin; none declared: default
 
     def faces(self, image) -> list[tuple[object, np.ndarray]]:
-        """(Face, crop) for every face in the image, left to right."""
+        """(Face, crop) for every face in the image, left to right. A photo that is itself
+        a face crop comes back whole, as a face with ``method == "whole_frame"`` and
+        confidence 0 (`taken_whole`)."""
+        from dataclasses import replace
+
         from training.faces import crop_from_face, detect_faces, whole_frame_face
+        from training.framing import looks_like_face_crop
         from training.images import load_image
 
         array = load_image(image, mode="RGB")
@@ -53,10 +59,16 @@ class Predictor:
             found = [whole_frame_face(array.shape)]
         else:
             # CK+ landmark files do not exist for new photos: MTCNN finds the faces, and the
-            # crop geometry (size, margin, eye alignment, colour) is the dataset's.
+            # framing (training.framing), size and colour are the dataset's.
             found = sorted(detect_faces([array])[0], key=lambda f: f.box[0])
+            if not found and looks_like_face_crop(array.shape):
+                found = [replace(whole_frame_face(array.shape), confidence=0.0)]
         params = self.crop_params
         return [(face, crop_from_face(array, face, params)) for face in found]
+
+    def taken_whole(self, face) -> bool:
+        """True for a photo taken whole as a face crop (not a whole-frame dataset)."""
+        return face.method == "whole_frame" and self.face_crop.get("face") != "none"
 
     def probabilities(self, crops: list[np.ndarray]) -> np.ndarray:
         """Class probabilities for face crops (any size; gray HxW or RGB HxWx3, 0-255)."""
@@ -97,6 +109,10 @@ class Predictor:
                 "probabilities": {label: float(v)
                                   for label, v in zip(self.labels, p, strict=True)},
             })
+            if self.taken_whole(face):
+                from training.framing import FACE_CROP_NOTE
+
+                result["faces"][-1]["note"] = FACE_CROP_NOTE
         return result
 
 
@@ -131,9 +147,12 @@ def evaluate_folder(run_dir: str | Path, folder: str | Path) -> dict:
     """Accuracy and confusion matrix on photos in <folder>/<label name>/; one face a photo.
 
     The face scored is the photo's subject (`faces.pick_face`: large and central); photos
-    where no face is found are listed under `no_face` and left out of the scores.
+    that are themselves face crops are taken whole (listed under `taken_whole`, and their
+    prediction rows carry a `note`); photos where no face is found are listed under
+    `no_face` and left out of the scores.
     """
     from training.faces import pick_face
+    from training.framing import FACE_CROP_NOTE
     from training.images import ImageError, load_image
 
     predictor = load_predictor(run_dir)
@@ -150,7 +169,7 @@ def evaluate_folder(run_dir: str | Path, folder: str | Path) -> dict:
     if not photos:
         raise PredictError(f"{folder}: no photos found in label subfolders "
                            f"(expected e.g. {folder}/{predictor.labels[0]}/photo.jpg)")
-    true, pred, no_face, unreadable, rows = [], [], [], [], []
+    true, pred, no_face, unreadable, rows, taken_whole = [], [], [], [], [], []
     for photo, label in photos:
         try:
             array = load_image(photo, mode="RGB")
@@ -169,6 +188,9 @@ def evaluate_folder(run_dir: str | Path, folder: str | Path) -> dict:
         rows.append({"image": str(photo), "true_label": predictor.labels[label],
                      "predicted_label": predictor.labels[pred[-1]],
                      "probability": float(p.max())})
+        if predictor.taken_whole(subject):
+            rows[-1]["note"] = FACE_CROP_NOTE
+            taken_whole.append(str(photo))
     matrix = confusion_matrix(np.array(true, dtype=int), np.array(pred, dtype=int),
                               len(predictor.labels))
     classes = per_class(matrix, predictor.labels)
@@ -180,6 +202,7 @@ def evaluate_folder(run_dir: str | Path, folder: str | Path) -> dict:
         "per_class": classes,
         "confusion_matrix": {"labels": predictor.labels, "matrix": matrix.tolist()},
         "no_face": no_face,
+        "taken_whole": taken_whole,
         "unreadable": unreadable,
         "predictions": rows,
     }

@@ -16,8 +16,9 @@ def crop_command(
     sequence: str = typer.Option(None, "--sequence", help="Only this sequence, e.g. S005/001."),
     size: int = typer.Option(96, "--size", help="Crop side in pixels (8..1024)."),
     color: str = typer.Option("gray", "--color", help="'gray' or 'rgb'."),
-    margin: float = typer.Option(0.2, "--margin", help="Added on each side of the face box, "
-                                 "as a fraction of its side (0..2)."),
+    margin: float = typer.Option(None, "--margin", help="Legacy framing: the face box plus "
+                                 "this fraction of its side on each side (0..2). Default: "
+                                 "the eyes-and-mouth framing that reproduces CK+48's crops."),
     min_face_size: int = typer.Option(_DEFAULT_MIN_FACE, "--min-face-size",
                                       help="Smallest face MTCNN looks for, in pixels (>= 20); "
                                       "changing it re-detects."),

@@ -28,6 +28,9 @@ def export_command(
                                   "number > floor(N * P / 100); 0 <= P < 100."),
     peak_frames: int = typer.Option(DEFAULT_PEAK_FRAMES, "--peak-frames", help="K for "
                                     "--policy peak."),
+    fallback: str = typer.Option("percent", "--fallback", help="--policy onset, sequences "
+                                 "nobody marked: 'percent' (the P% trim) or 'suggested' (the "
+                                 "suggested onset of its intensity curve, `onset onsets`)."),
     neutral_frames: int = typer.Option(0, "--neutral-frames", help="Also take the first N "
                                        "frames of each sequence as 'neutral' (never frames "
                                        "that show the emotion)."),
@@ -42,8 +45,9 @@ def export_command(
     size: int = typer.Option(DEFAULT_SIZE, "--size", help="Image side in px; 0 with --face "
                              "none copies the original frames byte for byte."),
     color: str = typer.Option("gray", "--color", help="gray or rgb."),
-    margin: float = typer.Option(None, "--margin", help="Crop margin around the face box, "
-                                 "a fraction of its side (default: the crop service's 0.2)."),
+    margin: float = typer.Option(None, "--margin", help="Legacy framing: the face box plus "
+                                 "this fraction of its side on each side (default: the "
+                                 "eyes-and-mouth framing that reproduces CK+48's crops)."),
     folds: int = typer.Option(DEFAULT_FOLDS, "--folds", help="Subject-grouped folds."),
     split: str = typer.Option(None, "--split", help="Also a train/val/test split by subject, "
                               "e.g. 70/15/15."),
@@ -56,7 +60,8 @@ def export_command(
     from app.services.export import ExportError, ExportParamsError, parse_params, run_export
     from app.services.export.writer import write_zip
 
-    options = {"policy": policy, "percent": percent, "peak_frames": peak_frames,
+    options = {"policy": policy, "percent": percent, "fallback": fallback,
+               "peak_frames": peak_frames,
                "neutral_frames": neutral_frames, "exclude": exclude, "merge": merge,
                "labels": labels, "face": face, "size": size, "color": color,
                "margin": margin, "folds": folds, "split": split, "seed": seed}

@@ -32,6 +32,7 @@ from app.models import DatasetSource, FaceDetection, Frame
 from training import faces as face_lib
 from training.face_track import TrackParams
 from training.faces import CropParams, DetectionParams, Face
+from training.framing import DEFAULT_FRAMING, Framing
 
 SOURCES = ("mtcnn", "landmarks")  # what can be cached; "none" (whole frame) needs no cache
 MARKER_NAME = "dataset.json"
@@ -80,11 +81,15 @@ def default_params_key(source: str) -> str:
 
 
 def crop_params(*, size: int, color: str, margin: float | None = None) -> CropParams:
-    """Validated crop settings (``CropError`` naming the bad one); margin None: default."""
+    """Validated crop settings (``CropError`` naming the bad one). The framing is the default
+    (`training.framing`, measured on CK+48) unless a legacy ``margin`` asks for the face box
+    plus that fraction of its side on each side. Export, `onset crop` and dataset.json's
+    framing block all come from here."""
+    if margin is not None and not (isinstance(margin, (int, float)) and 0 <= margin <= 2):
+        raise CropError(f"crop margin must be 0..2 (a fraction of the face box), not {margin!r}")
     try:
-        if margin is None:
-            return CropParams(size=size, color=color)
-        return CropParams(size=size, color=color, margin=margin)
+        framing = DEFAULT_FRAMING if margin is None else Framing.from_margin(margin)
+        return CropParams(size=size, color=color, framing=framing)
     except ValueError as exc:
         raise CropError(str(exc)) from exc
 
@@ -96,7 +101,8 @@ def crop_params(*, size: int, color: str, margin: float | None = None) -> CropPa
 _ROW_COLUMNS = (FaceDetection.frame_id, FaceDetection.found, FaceDetection.box,
                 FaceDetection.left_eye, FaceDetection.right_eye, FaceDetection.confidence,
                 FaceDetection.method,
-                FaceDetection.keypoints["reason"].as_string().label("reason"))
+                FaceDetection.keypoints["reason"].as_string().label("reason"),
+                FaceDetection.keypoints["mouth"].label("mouth"))
 # Well under SQLite's bound-parameter limit (32766 on 3.32+, 999 before).
 _IN_CHUNK = 900
 
@@ -122,9 +128,13 @@ def located_from_row(row, source: str) -> Located:
         if reason is None and isinstance(getattr(row, "keypoints", None), dict):
             reason = row.keypoints.get("reason")
         return Located(None, str(reason or "no face found"))
+    mouth = getattr(row, "mouth", None)
+    if mouth is None and isinstance(getattr(row, "keypoints", None), dict):
+        mouth = row.keypoints.get("mouth")
     face = Face.from_dict({"box": row.box, "left_eye": row.left_eye,
                            "right_eye": row.right_eye, "confidence": row.confidence,
-                           "source": source, "method": row.method})
+                           "source": source, "method": row.method,
+                           "mouth": mouth if isinstance(mouth, list) else None})
     return Located(face)
 
 
@@ -140,6 +150,8 @@ def store_located(session: Session, results: dict[int, Located], *, source: str,
         keypoints = dict(located.keypoints or {})
         if face is None:
             keypoints["reason"] = located.reason
+        elif face.mouth is not None:
+            keypoints["mouth"] = [round(v, 3) for v in face.mouth]
         values.append({
             "frame_id": frame_id, "source": source, "params_key": params_key,
             "found": face is not None,

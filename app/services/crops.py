@@ -5,8 +5,9 @@
   (the export and training use it). Both skip what is cached and commit the session after
   every sequence, so an interrupted run keeps its work and a re-run resumes.
 - What a change invalidates: detection parameters (or the fast path on/off) change the
-  detection key and so re-detect; size, margin and colour change only the crop key, so the
-  cached boxes are re-cropped. The landmark source ignores MTCNN settings.
+  detection key and so re-detect; size, colour and framing (`training.framing`; a legacy
+  margin) change only the crop key, so the cached boxes are re-cropped. The landmark source
+  ignores MTCNN settings.
 - A frame without a face is stored as ``found=False`` with its reason and listed; it never
   gets a centre crop. A frame whose files cannot be read (dataset moved?) is not cached: it
   is reported in ``errors`` and ``ensure_crops`` raises ``FrameFilesError``.

@@ -277,12 +277,14 @@ def test_demo_frames_crop_to_faces(session, settings, tmp_path):
     for frame_id in ids:
         frame = session.get(Frame, frame_id)
         image = Image.open(demo / frame.path).convert("L")
-        # An independent, plain crop: the landmarks' square box plus 20% margin, no rotation
-        # (the demo's heads tilt a few degrees at most).
+        # An independent, plain crop of the default framing, no rotation (the demo's heads
+        # tilt a few degrees at most): 2.65 x the mean of the eye distance and the
+        # eyes-to-mouth distance, centred 0.11 of that side below the eyes.
         points = np.loadtxt(demo / frame.landmarks_path)
-        (x1, y1), (x2, y2) = points.min(axis=0), points.max(axis=0)
-        half = max(x2 - x1, y2 - y1) * 1.4 / 2
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        eyes = points[36:42].mean(axis=0), points[42:48].mean(axis=0)
+        mid, mouth = (eyes[0] + eyes[1]) / 2, points[[48, 54]].mean(axis=0)
+        side = 2.65 * (np.linalg.norm(eyes[1] - eyes[0]) + np.linalg.norm(mouth - mid)) / 2
+        half, cx, cy = side / 2, mid[0], mid[1] + 0.11 * side
         expected = np.asarray(image.resize((64, 64), Image.BILINEAR, box=(
             cx - half, cy - half, cx + half, cy + half)), dtype=float)
         elsewhere = np.asarray(image.resize((64, 64), Image.BILINEAR, box=(

@@ -31,8 +31,11 @@ def test_landmark_crops_are_copied_from_the_crop_cache(session, settings, tmp_pa
     assert s005 == [4, 6]  # 4..6 selected, frame 5 has no face
     assert result.no_face == ["S005_001_00000005.png"] and result.counts["no_face"] == 1
     info = json.loads((result.path / "dataset.json").read_text())
-    assert info["image"] == {"face": "landmarks", "size": 32, "color": "gray", "margin": 0.2,
-                             "align": True}
+    # The framing the crops were cut with (the default, as no --margin was given).
+    from training.framing import DEFAULT_FRAMING
+
+    assert info["image"] == {"face": "landmarks", "size": 32, "color": "gray",
+                             "framing": DEFAULT_FRAMING.to_dict()}
     assert info["no_face"] == ["S005_001_00000005.png"]
     for row in rows:
         cached = cached_crop_path(session, settings, frame_id=int(row["source_frame_id"]),

@@ -56,8 +56,7 @@ def test_folder_follows_the_contract(session, settings, tmp_path):
     info = json.loads((folder / "dataset.json").read_text())
     assert info["format"] == "onset-dataset/1" and info["id"] == result.id
     assert info["labels"] == ["neutral", "contempt", "disgust", "fear", "happy", "surprise"]
-    assert info["image"] == {"face": "none", "size": 16, "color": "gray", "margin": 0.0,
-                             "align": False}
+    assert info["image"] == {"face": "none", "size": 16, "color": "gray", "framing": None}
     assert info["selection"]["policy"] == "onset" and info["selection"]["percent"] == 30
     assert info["counts"]["images"] == len(rows)
     assert info["counts"]["classes"]["disgust"] == 6

@@ -174,10 +174,11 @@ def test_balanced_class_weights():
 
 
 def test_face_crop_params_are_read_defensively():
-    assert face_crop_params({"image": {"face": "landmarks", "size": [64, 64],
-                                       "color": "grayscale", "margin": 0.25}}) == {
-        "face": "landmarks", "size": 64, "color": "gray", "margin": 0.25, "align": None,
-        "raw": {"face": "landmarks", "size": [64, 64], "color": "grayscale", "margin": 0.25}}
+    old_block = {"face": "landmarks", "size": [64, 64], "color": "grayscale", "margin": 0.25}
+    read = face_crop_params({"image": old_block})
+    assert {k: read[k] for k in ("face", "size", "color", "raw")} == {
+        "face": "landmarks", "size": 64, "color": "gray", "raw": old_block}
+    assert read["framing"]["method"] == "box" and read["framing"]["side"] == 1.5
     assert face_crop_params({"image": {"source": "mtcnn", "size": "96x96", "mode": "RGB"}})[
         "color"] == "rgb"
     assert face_crop_params({})["face"] is None

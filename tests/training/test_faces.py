@@ -33,6 +33,7 @@ from training.faces import (
     pick_face,
     read_landmarks,
 )
+from training.framing import Framing
 
 pytestmark = pytest.mark.slow
 ASTRONAUT_LEFT_EYE = (202, 99)
@@ -79,7 +80,7 @@ def test_crop_is_eye_levelled_on_a_tilted_head(detector, astronaut):
     tilted = locate_face(tilted_image)
     assert tilted.eye_angle == pytest.approx(upright - 12, abs=2.5)
 
-    params = CropParams(size=160, margin=0.25, color="rgb")
+    params = CropParams(size=160, color="rgb", framing=Framing.from_margin(0.25))
     aligned = crop_face(tilted_image, params=params, face=tilted)
     again = locate_face(aligned.image, detection=SMALL_IMAGES)
     assert abs(again.eye_angle) < 2.0, again.eye_angle
@@ -87,8 +88,8 @@ def test_crop_is_eye_levelled_on_a_tilted_head(detector, astronaut):
     mid_x = (again.left_eye[0] + again.right_eye[0]) / 2
     assert abs(mid_x - params.size / 2) < params.size * 0.08
 
-    unaligned = crop_face(tilted_image, params=CropParams(size=160, margin=0.25, color="rgb",
-                                                          align=False), face=tilted)
+    unaligned = crop_face(tilted_image, face=tilted, params=CropParams(
+        size=160, color="rgb", framing=Framing.from_margin(0.25, align=False)))
     assert abs(locate_face(unaligned.image, detection=SMALL_IMAGES).eye_angle) > 6
 
 
@@ -98,9 +99,10 @@ def test_crop_geometry_margin_and_rotation_without_a_detector():
     image[80:140, 100:160] = 255
     face = Face(box=(100, 80, 60, 60), left_eye=(110, 100), right_eye=(150, 100),
                 confidence=1.0, source="landmarks", method="landmarks")
-    tight = crop_from_face(image, face, CropParams(size=60, margin=0.0))
+    tight = crop_from_face(image, face, CropParams(size=60, framing=Framing.from_margin(0)))
     assert tight.shape == (60, 60) and tight[2:-2, 2:-2].min() == 255
-    loose = crop_from_face(image, face, CropParams(size=120, margin=0.5))
+    loose = crop_from_face(image, face, CropParams(size=120,
+                                                   framing=Framing.from_margin(0.5)))
     white = np.argwhere(loose > 128)
     # margin 0.5 on each side: the 60 px face fills the middle half of the crop.
     assert white.min(axis=0).tolist() == pytest.approx([30, 30], abs=2)
@@ -113,7 +115,7 @@ def test_crop_geometry_margin_and_rotation_without_a_detector():
         dots[round(ey) - 2:round(ey) + 3, round(ex) - 2:round(ex) + 3] = 255
     tilted = Face(box=(140, 90, 120, 120), left_eye=eyes[0], right_eye=eyes[1],
                   confidence=1.0, source="landmarks", method="landmarks")
-    crop = crop_from_face(dots, tilted, CropParams(size=120, margin=0.0))
+    crop = crop_from_face(dots, tilted, CropParams(size=120, framing=Framing.from_margin(0)))
     left, right = crop[:, :60], crop[:, 60:]
     rows = [np.average(np.arange(120), weights=half.sum(axis=1)) for half in (left, right)]
     assert rows[0] == pytest.approx(rows[1], abs=1.0)  # the dots are level after alignment
@@ -240,6 +242,8 @@ def test_cache_keys_change_only_with_what_affects_the_result():
     assert detection_key("landmarks") != detection_key("none")
     face = detection_key("mtcnn", base)
     assert crop_key(face, CropParams()) != crop_key(face, CropParams(size=48))
+    assert crop_key(face, CropParams()) != crop_key(face, CropParams(
+        framing=Framing(side=2.5)))
     assert crop_key(face, CropParams()) != crop_key(detection_key("landmarks"), CropParams())
 
 
@@ -278,7 +282,8 @@ def test_downscaled_crop_does_not_alias():
     stripes[:, ::2] = 255
     face = Face(box=(0, 0, 600, 600), left_eye=None, right_eye=None, confidence=1.0,
                 source="landmarks", method="landmarks")
-    crop = crop_from_face(stripes, face, CropParams(size=70, margin=0.0, align=False))
+    crop = crop_from_face(stripes, face, CropParams(
+        size=70, framing=Framing.from_margin(0, align=False)))
     assert abs(crop[5:-5, 5:-5].mean() - 127.5) < 10 and crop[5:-5, 5:-5].std() < 20
 
 

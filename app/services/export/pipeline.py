@@ -59,15 +59,16 @@ class ExportResult:
 
 
 def image_spec(params: ExportParams) -> dict[str, Any]:
-    """dataset.json's `image`: how training's predict must crop a photo to match."""
+    """dataset.json's `image`: how training's predict must crop a photo to match. `framing`
+    is `training.framing.Framing.to_dict()` of the very CropParams the crops are cut with
+    (None for whole frames)."""
     if params.face == "none":
-        return {"face": "none", "size": params.size, "color": params.color, "margin": 0.0,
-                "align": False}
-    from training.faces import CropParams
+        return {"face": "none", "size": params.size, "color": params.color, "framing": None}
+    from app.services.crop_cache import crop_params
 
-    margin = CropParams().margin if params.margin is None else params.margin
+    crop = crop_params(size=params.size, color=params.color, margin=params.margin)
     return {"face": params.face, "size": params.size, "color": params.color,
-            "margin": margin, "align": CropParams().align}
+            "framing": crop.framing.to_dict()}
 
 
 def dataset_id(rows: list[FrameRow], params: ExportParams) -> str:

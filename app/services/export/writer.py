@@ -125,7 +125,7 @@ def render_image(job: ImageJob, target: Path) -> None:
     except ImageError as exc:
         raise ExportError(f"cannot read frame {job.row.file_name}: {exc}") from None
     array = crop_from_face(array, whole_frame_face(array.shape),
-                           CropParams(size=job.size, margin=0.0, color=job.color, align=False))
+                           CropParams(size=job.size, color=job.color))
     Image.fromarray(array).save(target, format="PNG")
 
 
