@@ -7,7 +7,7 @@ import typer
 from app.cli.common import db_session, err_console, fail, print_json, progress_bar, settings
 from app.cli.root import cli
 
-db_app = typer.Typer(help="Database schema: upgrade to the newest migration, show the revision.",
+db_app = typer.Typer(help="Database schema (upgrade, current revision), backups and restore.",
                      no_args_is_help=True)
 cli.add_typer(db_app, name="db")
 
@@ -86,3 +86,72 @@ def db_current() -> None:
     if revision is None:
         fail("no schema yet; run `onset db upgrade`", code=1)
     typer.echo(revision)
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Path = typer.Argument(..., help="Where to write the backup (one SQLite file)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Copy the database to FILE with SQLite's online backup API: safe while the server
+    runs and reviewers save (the copy is one consistent instant), checked before it is
+    renamed into place. For PostgreSQL, use pg_dump."""
+    from app.services.backup import BackupError, backup
+
+    try:
+        with progress_bar("Backing up", enabled=not as_json) as progress:
+            progress(0, 1)
+            summary = backup(settings().resolved_database_url, file)
+            progress(1, 1)
+    except BackupError as exc:
+        fail(str(exc))
+    _report(summary.as_dict(), as_json, "backed up to")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Path = typer.Argument(..., help="A file written by `onset db backup`."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Replace the database with FILE. Refuses while `onset serve` uses the database; the
+    database it replaces is kept beside it as <name>.before-restore-<time>."""
+    from app.services.backup import BackupError, restore
+
+    config = settings()
+    try:
+        summary = restore(config.resolved_database_url, file,
+                          known_revisions=_known_revisions(config))
+    except BackupError as exc:
+        fail(str(exc))
+    _report(summary.as_dict(), as_json, "restored")
+    head = _head_revision(config)
+    if summary.revision != head and not as_json:
+        err_console.print(f"The backup is at schema revision {summary.revision}; run "
+                          f"`onset db upgrade` to bring it to {head}.", highlight=False)
+
+
+def _scripts(config):
+    from alembic.script import ScriptDirectory
+
+    from app.migrate import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config(config))
+
+
+def _known_revisions(config) -> set[str]:
+    return {script.revision for script in _scripts(config).walk_revisions()}
+
+
+def _head_revision(config) -> str | None:
+    return _scripts(config).get_current_head()
+
+
+def _report(data: dict, as_json: bool, verb: str) -> None:
+    if as_json:
+        print_json(data)
+        return
+    counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in data["counts"].items())
+    typer.echo(f"{verb} {data['path']}: {data['bytes'] / 1e6:.1f} MB in {data['seconds']:.1f} s, "
+               f"revision {data['revision']}, integrity {data['integrity']}; {counts}")
+    if data.get("kept_previous"):
+        typer.echo(f"the database it replaced is kept as {data['kept_previous']}")
