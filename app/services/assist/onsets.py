@@ -204,10 +204,11 @@ def _key(item: _Frames) -> str:
 class _Cache:
     """{sequence id: {key, curve, note}} in one JSON file per method, written atomically."""
 
-    def __init__(self, settings: Settings, method: str):
-        self.path = Path(settings.data_dir) / "assist" / f"curves-{method}.json"
+    def __init__(self, settings: Settings | None, method: str):
+        self.path = None if settings is None else (
+            Path(settings.data_dir) / "assist" / f"curves-{method}.json")
         try:
-            self.data = json.loads(self.path.read_text())
+            self.data = json.loads(self.path.read_text()) if self.path else {}
         except (OSError, ValueError):
             self.data = {}
         self.dirty = False
@@ -225,7 +226,7 @@ class _Cache:
         self.dirty = True
 
     def save(self) -> None:
-        if not self.dirty:
+        if not self.dirty or self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
@@ -233,13 +234,16 @@ class _Cache:
         os.replace(tmp, self.path)
 
 
-def suggest(session: Session, settings: Settings, *, sequence_ids: list[int] | None = None,
+def suggest(session: Session, settings: Settings | None, *,
+            sequence_ids: list[int] | None = None,
             method: str = "auto", threshold: float = THRESHOLD, compute_crops: bool = True,
             progress: Progress | None = None) -> list[OnsetSuggestion]:
     """Suggestions for these sequences (all when None), in subject/sequence order.
     Without `compute_crops` (a page view) crop curves come only from the cache: cutting
-    crops may mean running MTCNN over the sequence."""
+    crops may mean running MTCNN over the sequence. Without settings (the export's
+    selection) nothing is cached and crop curves are not made."""
     method = pick_method(session, method)
+    compute_crops = compute_crops and settings is not None
     root = _root(session)
     cache = _Cache(settings, method)
     items = _sequences(session, sequence_ids)

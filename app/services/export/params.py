@@ -15,6 +15,9 @@ from typing import Any
 from app.models import EMOTIONS
 
 POLICIES = ("onset", "percent", "peak")
+# What the `onset` policy does with a sequence nobody marked an onset on: the percentage
+# trim, or the suggested onset of its expression-intensity curve (app/services/assist).
+FALLBACKS = ("percent", "suggested")
 LABEL_SOURCES = ("effective", "original")
 FACES = ("landmarks", "mtcnn", "none")
 COLORS = ("gray", "rgb")
@@ -44,6 +47,7 @@ class ExportParamsError(ValueError):
 class ExportParams:
     policy: str = "onset"
     percent: float = DEFAULT_PERCENT
+    fallback: str = "percent"  # policy onset, no onset marked: percent trim or suggestion
     peak_frames: int = DEFAULT_PEAK_FRAMES
     neutral_frames: int = 0
     exclude: tuple[str, ...] = ()
@@ -68,8 +72,8 @@ class ExportParams:
     def selection_dict(self) -> dict[str, Any]:
         """What decides which frames get which label (dataset.json's `selection`)."""
         data = self.as_dict()
-        return {k: data[k] for k in ("policy", "percent", "peak_frames", "neutral_frames",
-                                     "exclude", "merge", "labels")}
+        return {k: data[k] for k in ("policy", "percent", "fallback", "peak_frames",
+                                     "neutral_frames", "exclude", "merge", "labels")}
 
     def split_dict(self) -> dict[str, Any]:
         fractions = dict(zip(SPLIT_NAMES, self.split, strict=True)) if self.split else None
@@ -116,6 +120,10 @@ def parse_params(data: Mapping[str, Any], *, ignore: Iterable[str] = ()) -> Expo
         _check_class("exclude", name)
     merge = _merges(values.get("merge", ()))
     _check_class_rules(exclude, merge, neutral)
+    fallback = _choice(values, "fallback", FALLBACKS, defaults.fallback)
+    if fallback != "percent" and policy != "onset":
+        raise ExportParamsError("fallback", f"only the onset policy falls back (policy is "
+                                            f"{policy})")
     face = _choice(values, "face", FACES, defaults.face)
     size = _integer(values, "size", defaults.size, low=0)
     if size == 0 and face != "none":
@@ -131,7 +139,8 @@ def parse_params(data: Mapping[str, Any], *, ignore: Iterable[str] = ()) -> Expo
             raise ExportParamsError("margin", f"must be 0..2 (a fraction of the face box), "
                                               f"got {margin:g}")
     return ExportParams(
-        policy=policy, percent=percent, peak_frames=peak, neutral_frames=neutral,
+        policy=policy, percent=percent, fallback=fallback, peak_frames=peak,
+        neutral_frames=neutral,
         exclude=exclude, merge=merge,
         labels=_choice(values, "labels", LABEL_SOURCES, defaults.labels),
         face=face, size=size, color=_color(values, size), margin=margin,

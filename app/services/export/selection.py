@@ -103,13 +103,19 @@ def percent_cut(n_frames: int, percent: float) -> int:
 
 
 def emotion_frames(n_frames: int, params: ExportParams, onset: int | None,
-                   apex: int | None) -> tuple[list[int], str]:
-    """The 1-based frame numbers that show the emotion, and the rule that chose them."""
+                   apex: int | None, suggested: int | None = None) -> tuple[list[int], str]:
+    """The 1-based frame numbers that show the emotion, and the rule that chose them.
+    `suggested`: the suggested onset, used by the onset policy with `fallback="suggested"`
+    when no onset is marked."""
     if params.policy == "peak":
         return list(range(max(1, n_frames - params.peak_frames + 1), n_frames + 1)), "peak"
     if params.policy == "onset" and onset is not None and 1 <= onset <= n_frames:
         last = apex if apex is not None and onset <= apex <= n_frames else n_frames
         return list(range(onset, last + 1)), "onset"
+    if (params.policy == "onset" and params.fallback == "suggested" and suggested is not None
+            and 1 <= suggested <= n_frames):
+        last = apex if apex is not None and suggested <= apex <= n_frames else n_frames
+        return list(range(suggested, last + 1)), "suggested onset"
     keep_after = percent_cut(n_frames, params.percent)
     rule = "percent" if params.policy == "percent" else "percent (no onset)"
     return list(range(keep_after + 1, n_frames + 1)), rule
@@ -139,6 +145,7 @@ def select_frames(session: Session, params: ExportParams) -> Selection:
     """Apply the label source, exclusions and trimming policy to every imported sequence."""
     root = dataset_root(session)
     effective = effective_map(session)
+    suggested = _suggested_onsets(session, params)
     frames_by_sequence: dict[int, list[tuple[int, int, str, str]]] = {}
     for frame_id, seq_id, number, path, mode in session.execute(
             select(Frame.id, Frame.sequence_id, Frame.number, Frame.path, Frame.mode)
@@ -165,7 +172,7 @@ def select_frames(session: Session, params: ExportParams) -> Selection:
             continue
         numbers = [number for _, number, _, _ in frames]
         emotion, rule = emotion_frames(max(numbers), params, eff.onset if eff else None,
-                                       eff.apex if eff else None)
+                                       eff.apex if eff else None, suggested.get(seq_id))
         fallback += rule == "percent (no onset)"
         neutral = neutral_frames(params.neutral_frames, emotion)
         wanted = {n: label for n in emotion} | {n: neutral_label for n in neutral}
@@ -185,6 +192,20 @@ def select_frames(session: Session, params: ExportParams) -> Selection:
                      labels=class_order({row.label for row in rows}),
                      left_out={k: len(v) for k, v in left_out.items()},
                      left_out_names=left_out, onset_fallback=fallback)
+
+
+def _suggested_onsets(session: Session, params: ExportParams) -> dict[int, int]:
+    """{sequence id: suggested onset} when the onset policy falls back to suggestions."""
+    if params.policy != "onset" or params.fallback != "suggested":
+        return {}
+    from app.services.assist import AssistError
+    from app.services.assist.onsets import suggest
+
+    try:
+        found = suggest(session, None, method="auto")
+    except AssistError as exc:
+        raise ExportError(f"fallback suggested: {exc}") from None
+    return {s.sequence_id: s.suggested_onset for s in found if s.suggested_onset is not None}
 
 
 def _label_or_reason(params: ExportParams, eff: Effective | None, original: int | None,
