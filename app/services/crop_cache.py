@@ -307,3 +307,19 @@ def cached_crop_path(session: Session, settings: Settings, *, frame_id: int, sou
     key = face_lib.crop_key(params_key or default_params_key(source), crop)
     path = crop_file(settings.crops_dir / key, frame_id)
     return path if path.is_file() else None
+
+
+def forget_frames(session: Session, frame_ids: list[int], crops_dir: Path | None) -> None:
+    """A frame file changed in place (re-imported): drop its cached detections and every crop
+    cut from it, so both are made again from the new pixels."""
+    if not frame_ids:
+        return
+    from sqlalchemy import delete
+
+    session.execute(delete(FaceDetection).where(FaceDetection.frame_id.in_(frame_ids)))
+    if crops_dir is None or not crops_dir.is_dir():
+        return
+    for folder in crops_dir.iterdir():
+        if folder.is_dir() and _KEY_DIR.match(folder.name):
+            for frame_id in frame_ids:
+                crop_file(folder, frame_id).unlink(missing_ok=True)
