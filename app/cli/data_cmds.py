@@ -24,7 +24,8 @@ def import_command(
     try:
         with db_session() as session, progress_bar("Scanning sequences",
                                                    enabled=not as_json) as progress:
-            summary = import_ckplus(session, root=path, progress=progress)
+            summary = import_ckplus(session, root=path, progress=progress,
+                                    crops_dir=settings().crops_dir)
     except (ScanError, ImportRefused) as exc:
         fail(str(exc))
     data = summary.as_dict()
@@ -40,7 +41,9 @@ def _print_import_summary(data: dict) -> None:
     err_console.print(
         f"Imported {data['imported']} sequence(s) from {data['root']}: {data['added']} new, "
         f"{data['updated']} updated, {data['unchanged']} unchanged, {data['skipped']} skipped; "
-        f"{data['frames_added']} new frame(s), {data['ignored_files']} stray file(s) ignored "
+        f"{data['frames_added']} new frame(s), {data['frames_changed']} changed in place "
+        f"(their face detections and crops dropped), {data['ignored_files']} stray file(s) "
+        "ignored "
         f"in {data['seconds']:.1f} s.", highlight=False)
     for line in data["errors"]:
         err_console.print(f"  [red]skipped[/] {line}", highlight=False)

@@ -37,6 +37,12 @@ class Issue:
     problem: str
     severity: str = "error"  # error: something was skipped; warning: imported anyway
 
+    def __post_init__(self) -> None:
+        # A file name that is not UTF-8 arrives with surrogate escapes, which no terminal,
+        # JSON reader or database takes: show the bytes that are not text as U+FFFD.
+        self.path = printable(self.path)
+        self.problem = printable(self.problem)
+
     def __str__(self) -> str:
         return f"{self.path}: {self.problem}"
 
@@ -49,6 +55,12 @@ class FrameRecord:
     height: int
     mode: str
     landmarks_path: str | None = None
+    file_size: int | None = None  # with file_mtime_ns: tells a re-import the file changed
+    file_mtime_ns: int | None = None
+
+
+def printable(text: str) -> str:
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 @dataclass
@@ -125,12 +137,17 @@ def scan(root: Path, *, progress=None) -> ScanResult:
     ignored = 0
     folders: list[tuple[str, str, Path]] = []
     for subject_dir in _sorted_dirs(layout.images):
+        if (problem := _outside_root(layout, str(subject_dir))) is not None:
+            issues.append(Issue(_rel(layout, subject_dir), f"{problem}; subject skipped"))
+            continue
         if not SUBJECT_RE.match(subject_dir.name):
             issues.append(Issue(_rel(layout, subject_dir), "not a subject folder (S###); ignored",
                                 "warning"))
             continue
         for seq_dir in _sorted_dirs(subject_dir):
-            if SEQUENCE_RE.match(seq_dir.name):
+            if (problem := _outside_root(layout, str(seq_dir))) is not None:
+                issues.append(Issue(_rel(layout, seq_dir), f"{problem}; sequence skipped"))
+            elif SEQUENCE_RE.match(seq_dir.name):
                 folders.append((subject_dir.name.upper(), seq_dir.name, seq_dir))
             else:
                 issues.append(Issue(_rel(layout, seq_dir), "not a sequence folder (###); ignored",
@@ -200,17 +217,51 @@ def _scan_sequence(layout: Layout, subject: str, code: str, seq_dir: Path,
     root = str(layout.root)
     for number in numbers:
         rel = f"{folder_rel}/{numbered[number]}"
+        problem = _outside_root(layout, f"{root}/{rel}")
         try:
-            width, height, mode = read_image_header(f"{root}/{rel}")
+            if problem is None:
+                width, height, mode, stat = read_frame(f"{root}/{rel}")
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            issues.append(Issue(rel, f"not a readable image ({_reason(exc)}); "
-                                     f"sequence {subject}/{code} skipped"))
+            problem = f"not a readable image ({_reason(exc)})"
+        if problem is None and (width <= 0 or height <= 0):
+            problem = "image has zero size"
+        if problem is None and width * height > MAX_FRAME_PIXELS:
+            problem = (f"declares {width}x{height} pixels, far more than any CK+ frame "
+                       f"(limit {MAX_FRAME_PIXELS // 1_000_000} MP)")
+        if problem is not None:
+            issues.append(Issue(rel, f"{problem}; sequence {subject}/{code} skipped"))
             return None, ignored
-        if width <= 0 or height <= 0:
-            issues.append(Issue(rel, f"image has zero size; sequence {subject}/{code} skipped"))
-            return None, ignored
-        frames.append(FrameRecord(number, rel, width, height, mode, landmarks.get(number)))
+        frames.append(FrameRecord(number, rel, width, height, mode, landmarks.get(number),
+                                  stat.st_size, stat.st_mtime_ns))
     return SequenceRecord(subject, code, frames), ignored
+
+
+MAX_FRAME_PIXELS = 50_000_000  # CK+ frames are 0.3 MP; a bigger claim is a damaged header
+PNG_END = b"IEND\xaeB`\x82"  # the last 8 bytes of every complete PNG (IEND and its CRC)
+
+
+def read_frame(path: str) -> tuple[int, int, str, os.stat_result]:
+    """The frame's header, its stat, and a cheap completeness check: a PNG cut short (a
+    broken copy or download) has lost its closing IEND chunk."""
+    width, height, mode = read_image_header(path)
+    with open(path, "rb") as fh:
+        stat = os.fstat(fh.fileno())
+        if path.lower().endswith(".png"):
+            fh.seek(max(0, stat.st_size - len(PNG_END)))
+            if fh.read() != PNG_END:
+                raise ValueError("truncated PNG: its end (IEND chunk) is missing")
+    return width, height, mode, stat
+
+
+def _outside_root(layout: Layout, path: str) -> str | None:
+    """Why a frame must not be read: a symbolic link leading out of the CK+ folder (the
+    server would otherwise show reviewers whatever file it points at)."""
+    if not os.path.islink(path):
+        return None
+    target = Path(path).resolve()
+    if target.is_relative_to(layout.root):
+        return None
+    return f"is a symbolic link to {target}, outside the CK+ folder {layout.root}"
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

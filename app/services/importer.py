@@ -1,5 +1,7 @@
 """Store a scanned CK+ copy. Idempotent: re-running updates CK+ facts (labels, FACS, frame
-headers) and never touches reviewers' annotations or decisions."""
+headers) and never touches reviewers' annotations or decisions. A frame whose file changed
+in place (another size or modification time) loses its cached face detections and crops,
+which were computed from the old pixels."""
 
 import time
 from dataclasses import asdict, dataclass, field
@@ -16,9 +18,17 @@ from app.models import (
     Frame,
     Sequence,
     Subject,
+    utcnow,
 )
 from app.services import audit
-from app.services.ckplus_scan import Issue, ScanError, ScanResult, SequenceRecord, scan
+from app.services.ckplus_scan import (
+    FrameRecord,
+    Issue,
+    ScanError,
+    ScanResult,
+    SequenceRecord,
+    scan,
+)
 
 __all__ = ["ImportRefused", "ImportSummary", "ScanError", "import_ckplus"]
 
@@ -36,6 +46,7 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     frames_added: int = 0
+    frames_changed: int = 0
     skipped: int = 0
     ignored_files: int = 0
     issues: list[Issue] = field(default_factory=list)
@@ -55,9 +66,11 @@ class ImportSummary:
 
 
 def import_ckplus(session: Session, *, root: Path, user_id: int | None = None,
-                  progress=None) -> ImportSummary:
+                  progress=None, crops_dir: Path | None = None) -> ImportSummary:
     """Scan `root` and store what is good in it. Raises ScanError when `root` is not a CK+
-    copy and ImportRefused when replacing the stored dataset would drop reviewers' work."""
+    copy and ImportRefused when replacing the stored dataset would drop reviewers' work.
+    `crops_dir` (settings.crops_dir) is where crops of changed frames are deleted; without
+    it the whole crop cache is marked stale instead."""
     started = time.perf_counter()
     result = scan(root, progress=progress)
     summary = ImportSummary(str(result.layout.root), result.is_demo, len(result.sequences),
@@ -67,6 +80,7 @@ def import_ckplus(session: Session, *, root: Path, user_id: int | None = None,
     subjects = {s.code: s for s in session.scalars(select(Subject))}
     stored = {(s.subject.code, s.code): s for s in session.scalars(select(Sequence))}
     new: list[tuple[Sequence, SequenceRecord]] = []
+    changed_frames: list[int] = []
     for record in result.sequences:
         subject = subjects.get(record.subject)
         if subject is None:
@@ -78,7 +92,7 @@ def import_ckplus(session: Session, *, root: Path, user_id: int | None = None,
             summary.added += 1
             summary.frames_added += len(record.frames)
         else:
-            outcome = _update_sequence(session, sequence, record, summary)
+            outcome = _update_sequence(session, sequence, record, summary, changed_frames)
             if outcome == "updated":
                 summary.updated += 1
             elif outcome == "unchanged":
@@ -86,11 +100,13 @@ def import_ckplus(session: Session, *, root: Path, user_id: int | None = None,
             else:
                 summary.skipped += 1
     _insert_frames(session, new)
+    _forget_changed(session, changed_frames, crops_dir)
+    summary.frames_changed = len(changed_frames)
     summary.skipped += result.skipped_sequences
     summary.seconds = round(time.perf_counter() - started, 3)
     audit.record(session, action="import", user_id=user_id, after={
         "root": summary.root, "added": summary.added, "updated": summary.updated,
-        "skipped": summary.skipped})
+        "skipped": summary.skipped, "frames_changed": summary.frames_changed})
     session.flush()
     return summary
 
@@ -144,14 +160,41 @@ def _insert_frames(session: Session, new: list[tuple[Sequence, SequenceRecord]])
         return
     session.flush()
     session.execute(insert(Frame), [
-        {"sequence_id": sequence.id, "number": f.number, "path": f.path, "width": f.width,
-         "height": f.height, "mode": f.mode, "landmarks_path": f.landmarks_path}
-        for sequence, record in new for f in record.frames
-    ])
+        _frame_row(sequence.id, f) for sequence, record in new for f in record.frames])
+
+
+FRAME_FACTS = ("path", "width", "height", "mode", "landmarks_path", "file_size",
+               "file_mtime_ns")
+
+
+def _frame_row(sequence_id: int, frame: FrameRecord) -> dict:
+    return {"sequence_id": sequence_id, "number": frame.number,
+            **{name: getattr(frame, name) for name in FRAME_FACTS}}
+
+
+def _file_changed(frame: Frame, record: FrameRecord) -> bool:
+    """Another size or mtime than at the last import (unknown before migration 0002: then
+    only recorded, since nothing says the file changed)."""
+    if frame.file_size is None or frame.file_mtime_ns is None:
+        return False
+    return (frame.file_size, frame.file_mtime_ns) != (record.file_size, record.file_mtime_ns)
+
+
+def _forget_changed(session: Session, frame_ids: list[int], crops_dir: Path | None) -> None:
+    if not frame_ids:
+        return
+    from app.services.crop_cache import forget_frames
+
+    forget_frames(session, frame_ids, crops_dir)
+    if crops_dir is None:
+        # Crop files are named by frame id: with no folder to delete them from, mark the
+        # whole cache stale (its dataset identity includes the import time).
+        source = session.scalars(select(DatasetSource)).first()
+        source.imported_at = utcnow()
 
 
 def _update_sequence(session: Session, sequence: Sequence, record: SequenceRecord,
-                     summary: ImportSummary) -> str:
+                     summary: ImportSummary, changed_frames: list[int]) -> str:
     """Refresh CK+ facts of a stored sequence: "updated", "unchanged", or "kept" when the
     copy on disk lost frames (the stored sequence is then left as it was)."""
     if len(record.frames) < sequence.frame_count:
@@ -162,7 +205,14 @@ def _update_sequence(session: Session, sequence: Sequence, record: SequenceRecor
             "kept the stored sequence unchanged"))
         return "kept"
     changed = False
-    for attr, value in (("original_label", record.label), ("label_file", record.label_file),
+    label = record.label
+    if label is None and record.label_file is not None and sequence.original_label is not None:
+        # The label file is there but unreadable now (its problem is already reported):
+        # a damaged copy must not erase the label stored from a good one.
+        label = sequence.original_label
+        summary.issues.append(Issue(record.label_file, "kept the stored label "
+                                    f"({sequence.original_label})", "warning"))
+    for attr, value in (("original_label", label), ("label_file", record.label_file),
                         ("facs", record.facs), ("frame_count", len(record.frames))):
         if getattr(sequence, attr) != value:
             setattr(sequence, attr, value)
@@ -172,11 +222,11 @@ def _update_sequence(session: Session, sequence: Sequence, record: SequenceRecor
     for f in record.frames:
         frame = existing.get(f.number)
         if frame is None:
-            new_rows.append({"sequence_id": sequence.id, "number": f.number, "path": f.path,
-                             "width": f.width, "height": f.height, "mode": f.mode,
-                             "landmarks_path": f.landmarks_path})
+            new_rows.append(_frame_row(sequence.id, f))
             continue
-        for attr in ("path", "width", "height", "mode", "landmarks_path"):
+        if _file_changed(frame, f):
+            changed_frames.append(frame.id)
+        for attr in FRAME_FACTS:
             if getattr(frame, attr) != getattr(f, attr):
                 setattr(frame, attr, getattr(f, attr))
                 changed = True
