@@ -52,6 +52,8 @@ def _summary(path: Path) -> dict[str, Any]:
     accuracy = metrics.get("accuracy", {})
     return {"accuracy": accuracy.get("mean"), "accuracy_std": accuracy.get("std"),
             "folds": len(accuracy.get("per_fold", [])), "macro_f1": metrics.get("macro_f1"),
+            "sequence_accuracy": (metrics.get("sequence_accuracy") or {}).get("mean"),
+            "members": sorted(metrics.get("members") or {}),
             "dataset_id": (config.get("dataset") or {}).get("id"),
             "preset": (config.get("config") or {}).get("name"),
             "labels": (config.get("dataset") or {}).get("labels")}
