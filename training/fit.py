@@ -32,8 +32,12 @@ def fit_model(export: data.Export, config: Config, train_idx, val_idx, *, seed: 
     epoch's weights. `callbacks` see every epoch of both phases."""
     import keras
 
-    from training.model import build_model, compile_model, schedule_callbacks
-    from training.model import set_backbone_trainable
+    from training.model import (
+        build_model,
+        compile_model,
+        schedule_callbacks,
+        set_backbone_trainable,
+    )
 
     keras.utils.set_random_seed(seed)
     tr = config.training
