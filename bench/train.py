@@ -1,6 +1,6 @@
-"""Training throughput of the default model through training.data's tf.data pipeline,
-as a ratio against the named reference `numpy-fit`: model.fit on the same images preloaded
-as one NumPy array (same model, same process, same run).
+"""Training throughput of each member of the default preset through training.data's tf.data
+pipeline, as a ratio against the named reference `numpy-fit`: model.fit on the same images
+preloaded as one NumPy array (same model, same process, same run).
 
     .venv/bin/python bench/train.py [--images 960] [--epochs 3] [--rounds 2]
 
@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import training  # noqa: E402,F401  (sets TensorFlow's environment before it loads)
 
 LABELS = ["anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"]
 
@@ -78,52 +78,62 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
-    import keras
-
     from training import data
     from training.config import preset
-    from training.model import build_model
+    from training.train import plan_members
 
-    config = preset("default")
-    plain = config.replace(augmentation=config.augmentation.__class__(
-        flip=False, rotation_deg=0, zoom=0, translation=0, contrast=0, brightness=0))
-    batch = config.training.batch_size
+    print(f"members of the default preset, {args.images} images, {args.epochs} timed epochs "
+          f"x {args.rounds} rounds, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as tmp:
         export = data.load_export(write_synthetic_export(Path(tmp), args.images))
-        idx = np.arange(len(export))
-        # The reference: every image decoded up front into one array, fed by model.fit.
-        x = np.stack([np.asarray(Image.open(Path(tmp) / p), dtype=np.float32)[..., None]
-                      for p in export.paths])
-        y = np.eye(len(LABELS), dtype=np.float32)[export.label_index]
+        for plan in plan_members(preset("default")):
+            bench_member(plan.name, plan.config, export, Path(tmp), args)
 
-        def model():
-            keras.utils.set_random_seed(0)
-            return build_model(config, len(LABELS))
 
-        variants = {
-            "numpy-fit (reference)": lambda: timed_fit(
-                model(), (x, y), args.epochs, len(idx), batch_size=batch, shuffle=True),
-            "tf.data, no augmentation": lambda: timed_fit(
-                model(), (data.make_dataset(export, idx, plain, training=True),),
-                args.epochs, len(idx), shuffle=False),  # the dataset shuffles itself
-            "tf.data + default augmentation": lambda: timed_fit(
-                model(), (data.make_dataset(export, idx, config, training=True),),
-                args.epochs, len(idx), shuffle=False),
-        }
-        results = {name: [] for name in variants}
-        for _ in range(args.rounds):
-            for name, run in variants.items():
-                results[name].append(run())
+def bench_member(name: str, config, export, root: Path, args) -> None:
+    import keras
+    import tensorflow as tf
+
+    from training import data
+    from training.model import build_model
+
+    plain = config.replace(augmentation=config.augmentation.__class__(
+        flip=False, rotation_deg=0, zoom=0, translation=0, contrast=0, brightness=0))
+    batch, size = config.training.batch_size, config.input_size
+    idx = np.arange(len(export))
+    # The reference: every image decoded (and resized to the member's input) up front into
+    # one array, fed by model.fit.
+    x = np.stack([np.asarray(Image.open(root / p), dtype=np.float32)[..., None]
+                  for p in export.paths])
+    x = tf.image.resize(x, (size, size), antialias=True).numpy()
+    y = np.eye(len(LABELS), dtype=np.float32)[export.label_index]
+
+    def model():
+        keras.utils.set_random_seed(0)
+        return build_model(config, len(LABELS))
+
+    variants = {
+        "numpy-fit (reference)": lambda: timed_fit(
+            model(), (x, y), args.epochs, len(idx), batch_size=batch, shuffle=True),
+        "tf.data, no augmentation": lambda: timed_fit(
+            model(), (data.make_dataset(export, idx, plain, training=True),),
+            args.epochs, len(idx), shuffle=False),  # the dataset shuffles itself
+        "tf.data + default augmentation": lambda: timed_fit(
+            model(), (data.make_dataset(export, idx, config, training=True),),
+            args.epochs, len(idx), shuffle=False),
+    }
+    results = {variant: [] for variant in variants}
+    for _ in range(args.rounds):
+        for variant, run in variants.items():
+            results[variant].append(run())
 
     ref = statistics.median(r[1] for r in results["numpy-fit (reference)"])
-    print(f"default model, {args.images} images {config.input_size}x{config.input_size}, "
-          f"batch {batch}, {args.epochs} timed epochs x {args.rounds} rounds, "
-          f"{os.cpu_count()} CPUs")
+    print(f"\nmember {name!r}: {size}x{size} input, batch {batch}")
     print(f"{'variant':<34}{'images/s':>10}{'time ratio vs reference':>26}{'warm-up s':>11}")
-    for name, runs in results.items():
+    for variant, runs in results.items():
         rate = statistics.median(r[1] for r in runs)
         warm = statistics.median(r[0] for r in runs)
-        print(f"{name:<34}{rate:>10.0f}{ref / rate:>25.2f}x{warm:>11.1f}")
+        print(f"{variant:<34}{rate:>10.0f}{ref / rate:>25.2f}x{warm:>11.1f}")
 
 
 if __name__ == "__main__":
