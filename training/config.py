@@ -245,6 +245,13 @@ def _default() -> Config:
 
 PRESETS = {"baseline": _baseline, "scratch": _scratch, "pretrained": _pretrained,
            "default": _default}
+# One line each, for the admin form and `--help`; the default first.
+PRESET_DESCRIPTIONS = {
+    "default": "best measured: ensemble of scratch + pretrained",
+    "pretrained": "FER2013's mini-Xception, fine-tuned",
+    "scratch": "best without FER2013-derived weights",
+    "baseline": "a plain small CNN",
+}
 
 
 # --- strict loading -------------------------------------------------------------------------

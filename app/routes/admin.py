@@ -10,6 +10,7 @@ from app.deps import get_session
 from app.htmx import is_htmx, render
 from app.models import ExportSnapshot, Job, Run, User, utcnow
 from app.services import charts
+from app.services.job_commands import PRESET_CHOICES
 from app.services.job_progress import duration_text, job_progress, log_tail
 from app.services.jobs import ACTIVE, JobParamError, JobRunner, cancel_job, submit_job
 from app.services.runs import active_run, list_runs
@@ -42,6 +43,7 @@ def _admin_context(session: Session, request: Request) -> dict:
         "runs": runs[:20],
         "runs_by_job": {r.job_id: r for r in runs if r.job_id is not None},
         "active_run": active_run(session),
+        "presets": PRESET_CHOICES,
         "htmx": is_htmx(request),  # live updates carry the history out of band
     }
 

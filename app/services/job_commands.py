@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.models import ExportSnapshot
+from training.config import PRESET_DESCRIPTIONS as PRESET_CHOICES
 
 KINDS = ("export", "crop", "train", "tune")
 
@@ -108,7 +109,7 @@ def _train_command(session: Session, onset: list[str], params: dict, job_dir: Pa
     clean: dict[str, Any] = {
         "dataset": str(params.get("dataset") or ""),
         "preset": None if config else _choice(params, "preset", "default",
-                                              ("default", "baseline")),
+                                              tuple(PRESET_CHOICES)),
         "folds": _optional_int(params, "folds", 2, 50),
         "epochs": _optional_int(params, "epochs", 1, 1000),
         "seed": _int(params, "seed", 0, 0, 2**31 - 1)}

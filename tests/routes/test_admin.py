@@ -76,3 +76,14 @@ def test_admin_pages_render(client, make_user, session_factory):
                              headers={"HX-Request": "true"})
     assert form_error.status_code == 422
     assert "source: &#39;opencv&#39; is not one of" in form_error.text
+
+
+def test_the_train_form_offers_every_preset(client, make_user):
+    from tests.support.web import login
+    from training.config import PRESETS
+
+    make_user("boss", role="admin")
+    login(client, "boss")
+    page = client.get("/admin").text
+    for name in PRESETS:
+        assert f'<option value="{name}">' in page

@@ -112,3 +112,10 @@ def test_a_backbone_replaces_conv_blocks_and_takes_gray_faces():
 def test_with_epochs_reaches_every_member():
     config = preset("default").with_epochs(3)
     assert [m.config.training.epochs for m in config.members] == [3, 3]
+
+
+def test_every_preset_is_described_once_for_the_forms():
+    from training.config import PRESET_DESCRIPTIONS, PRESETS
+
+    assert set(PRESET_DESCRIPTIONS) == set(PRESETS)
+    assert next(iter(PRESET_DESCRIPTIONS)) == "default"
