@@ -115,6 +115,9 @@ def main() -> None:
     print(line("reference: old framing (MTCNN box + 0.2 margin)", reference))
     shipped = scores(DEFAULT_FRAMING, located, references)
     print(line(f"shipped default {DEFAULT_FRAMING.to_dict()}", shipped, reference))
+    colour = np.array([image.shape[1] == 720 for image, _ in located])  # S502-S506: 720x480
+    print(line(f"  of which the {int((~colour).sum())} frames of 640x490", shipped[~colour]))
+    print(line(f"  and the {int(colour.sum())} colour frames of 720x480", shipped[colour]))
 
     started = time.perf_counter()
     best = grid_search(DEFAULT_FRAMING, located, references,

@@ -151,11 +151,12 @@ def store_located(session: Session, results: dict[int, Located], *, source: str,
         if face is None:
             keypoints["reason"] = located.reason
         elif face.mouth is not None:
-            keypoints["mouth"] = [round(v, 3) for v in face.mouth]
+            keypoints["mouth"] = list(face.mouth)  # unrounded, like the eyes: same crop
         values.append({
             "frame_id": frame_id, "source": source, "params_key": params_key,
             "found": face is not None,
-            "box": None if face is None else [round(v, 3) for v in face.box],
+            # Unrounded: a crop re-cut from the cache must equal the one cut on detection.
+            "box": None if face is None else list(face.box),
             "left_eye": None if face is None or face.left_eye is None else list(face.left_eye),
             "right_eye": None if face is None or face.right_eye is None
             else list(face.right_eye),
