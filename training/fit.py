@@ -40,6 +40,8 @@ def fit_model(export: data.Export, config: Config, train_idx, val_idx, *, seed: 
     )
 
     keras.utils.set_random_seed(seed)
+    if not config.trains:  # zero-shot: used as shipped
+        return Fitted(model or build_model(config, len(export.labels), export.labels), 0, None)
     tr = config.training
     epochs = tr.epochs if epochs is None else epochs
     train_ds = data.make_dataset(export, train_idx, config, training=True, seed=seed)

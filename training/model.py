@@ -11,8 +11,9 @@ import math
 from training.config import Config, ConvBlock, DenseLayer, validate
 
 
-def build_model(config: Config, num_classes: int):
-    """A compiled `keras.Model` mapping (size, size, channels) uint8-range images to softmax."""
+def build_model(config: Config, num_classes: int, labels: list[str] | None = None):
+    """A compiled `keras.Model` mapping (size, size, channels) uint8-range images to softmax.
+    `labels` (the export's, in output order) is needed by a zero-shot head only."""
     import keras
     from keras import layers
 
@@ -22,6 +23,8 @@ def build_model(config: Config, num_classes: int):
                          "one by one and join them with build_ensemble")
     if num_classes < 2:
         raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    if not config.trains:
+        return _zero_shot_model(config, labels or [])
     inputs = keras.Input((config.input_size, config.input_size, config.channels), name="face")
     if config.input_norm == "per_image":
         x = per_image_standardization_layer()(inputs)
@@ -49,6 +52,28 @@ def build_model(config: Config, num_classes: int):
         x = layers.Dropout(config.head_dropout, name="head_dropout")(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
     model = keras.Model(inputs, outputs, name=config.name.replace(" ", "_") or "onset_cnn")
+    compile_model(model, config)
+    return model
+
+
+def _zero_shot_model(config: Config, labels: list[str]):
+    """The backbone with its own classifier, its classes summed onto the export's labels
+    (renormalised over the classes both share). Nothing in it trains."""
+    import keras
+    from keras import layers
+
+    from training.backbones import fer_class_map, fer_model
+
+    if not labels:
+        raise ValueError("a zero-shot head needs the export's label names")
+    inputs = keras.Input((config.input_size, config.input_size, config.channels), name="face")
+    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inputs)
+    backbone = fer_model()
+    backbone.trainable = False
+    x = backbone(x, training=False)
+    x = x[0] if isinstance(x, (list, tuple)) else x  # the legacy .hdf5 model lists its output
+    outputs = _class_map_class()(fer_class_map(labels).tolist(), name="probabilities")(x)
+    model = keras.Model(inputs, outputs, name=config.name.replace(" ", "_") or "zero_shot")
     compile_model(model, config)
     return model
 
@@ -148,10 +173,37 @@ def _resize_class():
     return _RESIZE_CLASS
 
 
+_CLASS_MAP_CLASS = None
+
+
+def _class_map_class():
+    """Sums a pretrained head's class probabilities onto the export's labels, renormalised."""
+    global _CLASS_MAP_CLASS
+    if _CLASS_MAP_CLASS is None:
+        import keras
+
+        @keras.saving.register_keras_serializable(package="onset")
+        class ClassMap(keras.layers.Layer):
+            def __init__(self, matrix, **kwargs):
+                super().__init__(**kwargs)
+                self.matrix = [list(map(float, row)) for row in matrix]
+
+            def call(self, probs):
+                ops = keras.ops
+                mapped = ops.matmul(probs, ops.convert_to_tensor(self.matrix, probs.dtype))
+                return mapped / ops.maximum(ops.sum(mapped, axis=-1, keepdims=True), 1e-7)
+
+            def get_config(self):
+                return {**super().get_config(), "matrix": self.matrix}
+
+        _CLASS_MAP_CLASS = ClassMap
+    return _CLASS_MAP_CLASS
+
+
 def custom_objects() -> dict:
     """What keras.saving.load_model needs to read a model.keras written here."""
     return {"onset>PerImageStandardization": _per_image_class(),
-            "onset>ResizeFace": _resize_class()}
+            "onset>ResizeFace": _resize_class(), "onset>ClassMap": _class_map_class()}
 
 
 def _initializer(activation: str) -> str:

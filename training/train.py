@@ -43,6 +43,8 @@ class MemberPlan:
 
     @property
     def epochs(self) -> int:
+        if not self.config.trains:
+            return 0
         return head_epochs(self.config) + self.config.training.epochs
 
 
@@ -141,7 +143,7 @@ def train(dataset: str | Path, config: Config, *, folds: int | None = None,
         elapsed = progress.elapsed()
         progress.emit("done", accuracy=summary["accuracy"], macro_f1=summary["macro_f1"],
                       sequence_accuracy=summary["sequence_accuracy"], run_dir=str(run_dir))
-        return RunResult(run_dir, summary, final_epochs[0], elapsed)
+        return RunResult(run_dir, summary, max(final_epochs), elapsed)
     except BaseException as exc:
         progress.emit("failed", error=f"{type(exc).__name__}: {exc}")
         raise
@@ -171,7 +173,8 @@ def _summary(export, index, fold_ids, probs, per_member, plans, best_epochs) -> 
     by_member = np.array(best_epochs)  # (folds, members)
     summary["best_epochs"] = by_member[:, 0].tolist() if len(plans) == 1 else by_member.tolist()
     summary["final_epochs"] = [max(1, int(round(float(np.median(by_member[:, j])))))
-                               for j in range(len(plans))]
+                               if plan.config.trains else 0
+                               for j, plan in enumerate(plans)]
     summary["images"] = len(export)
     return summary
 
@@ -181,8 +184,8 @@ def _final_model(export, config: Config, plans, final_epochs: list[int], seed: i
     everything = np.arange(len(export))
     models = []
     for plan, epochs in zip(plans, final_epochs, strict=True):
-        final = MemberPlan(plan.name, plan.config.with_epochs(epochs), plan.seed_offset,
-                           plan.epoch_offset)
+        config_final = plan.config.with_epochs(epochs) if plan.config.trains else plan.config
+        final = MemberPlan(plan.name, config_final, plan.seed_offset, plan.epoch_offset)
         models.append(_fit(export, final, everything, None, seed + plan.seed_offset,
                            fold="final", **reporting).model)
     if not config.is_ensemble:

