@@ -83,6 +83,10 @@ def predict_array(predictor, array: np.ndarray, *, with_crops: bool = False) -> 
             "probabilities": {label: float(p) for label, p in zip(predictor.labels, probs,
                                                                    strict=True)},
         }
+        if predictor.taken_whole(face):  # a photo that is itself a face crop
+            from training.framing import FACE_CROP_NOTE
+
+            entry["note"] = FACE_CROP_NOTE
         if with_crops:
             entry["crop_data_url"] = _png_data_url(crop)
         faces.append(entry)
