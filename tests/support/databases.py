@@ -75,3 +75,28 @@ def create_database(template: str | None = None, prefix: str = "onset_t") -> str
 def drop_database(name_or_url: str) -> None:
     name = make_url(name_or_url).database if "://" in name_or_url else name_or_url
     _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_backend_url(request, tmp_path, migrated_template):
+    """Body of the `backend_url` fixture (tests/pg, tests/faults): a factory of migrated
+    databases, `make("sqlite")` or `make("postgresql")` (skipped, with the reason, when no
+    PostgreSQL server answers); the PostgreSQL ones are dropped afterwards."""
+    import shutil
+
+    import pytest
+
+    created: list[str] = []
+
+    def make(backend: str) -> str:
+        if backend == "sqlite":
+            data_dir = tmp_path / "var"
+            data_dir.mkdir(exist_ok=True)
+            shutil.copy(migrated_template, data_dir / "onset.db")
+            return f"sqlite:///{data_dir / 'onset.db'}"
+        if (reason := unreachable_reason()) is not None:
+            pytest.skip(reason)
+        url = create_database(request.getfixturevalue("postgres_template"))
+        created.append(url)
+        return url
+
+    return make, created
