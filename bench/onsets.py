@@ -61,12 +61,11 @@ def truth_onsets(demo: Path) -> dict[tuple[str, str], tuple[int, int]]:
 
 def suggestions(settings, method: str, threshold: float | None = None):
     from app.db import make_engine, make_session_factory, session_scope
-    from app.services.assist.onsets import THRESHOLD, suggest
+    from app.services.assist.onsets import suggest
 
     engine = make_engine(settings.resolved_database_url)
     with session_scope(make_session_factory(engine)) as session:
-        found = suggest(session, settings, method=method,
-                        threshold=THRESHOLD if threshold is None else threshold)
+        found = suggest(session, settings, method=method, threshold=threshold)
     engine.dispose()
     return found
 
@@ -145,15 +144,18 @@ def real_curves(root: Path, png: Path, count: int) -> None:
                 .join(Subject, Subject.id == Sequence.subject_id))}
             found = {m: suggest(session, settings, method=m) for m in ("landmarks", "crops")}
         engine.dispose()
-    picked = [s for s in found["landmarks"] if labels.get((s.subject, s.sequence)) is not None]
-    picked = (picked or found["landmarks"])[:: max(1, len(picked) // count)][:count]
-    crops = {s.sequence_id: s for s in found["crops"]}
+    # The slice may have no Landmarks/ folder: then the crop change is the curve shown.
+    main = "landmarks" if any(s.curve for s in found["landmarks"]) else "crops"
+    print(f"curves from {main} (the landmark curve needs CK+'s Landmarks/ folder)")
+    picked = [s for s in found[main] if labels.get((s.subject, s.sequence)) is not None]
+    picked = (picked or found[main])[:: max(1, len(picked) // count)][:count]
+    crops = {s.sequence_id: s for s in found["crops"]} if main == "landmarks" else {}
     cols = 3
     rows = (len(picked) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.8 * rows), squeeze=False)
     for ax, s in zip(axes.flat, picked, strict=False):
         frames = range(1, s.frames + 1)
-        ax.plot(frames, s.curve, "o-", ms=3, label="landmarks")
+        ax.plot(frames, s.curve, "o-", ms=3, label=main if main == "landmarks" else "crop change")
         other = crops.get(s.sequence_id)
         if other and other.curve:
             ax.plot(frames, other.curve, "s--", ms=2, alpha=0.7, label="crop change")
