@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 FER_VERSION := 25.10.3
 
-.PHONY: install run test test-fast lint bench demo clean browser-deps
+.PHONY: install run test test-fast test-pg lint bench demo clean browser-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,16 @@ browser-deps:
 
 test: install browser-deps  ## Run the whole test suite.
 	$(BIN)/python -m pytest
+
+# The suite again on PostgreSQL: a throwaway server from Debian's `postgresql` package
+# (tests/pg/server.sh), a fresh database per test. tests/training is left out: training never
+# imports app/ nor opens a database, so a second run would test nothing new.
+PG_PYTEST_ARGS ?= --ignore=tests/training
+test-pg: install  ## Run the suite on PostgreSQL (starts and stops its own server).
+	@url=$$(tests/pg/server.sh start) || exit 2; \
+	  ONSET_TEST_DATABASE=postgresql ONSET_TEST_POSTGRES=$$url \
+	  $(BIN)/python -m pytest $(PG_PYTEST_ARGS); status=$$?; \
+	  tests/pg/server.sh stop; exit $$status
 
 test-fast: install  ## The suite without browser and training tests.
 	$(BIN)/python -m pytest -m "not browser and not slow"
