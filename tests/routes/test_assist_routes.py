@@ -96,3 +96,18 @@ def test_dashboard_shows_progress_waiting_work_and_where_to_continue(client, ses
     home = client.get("/").text
     assert '<span class="dash-big">1</span> disagreement' in home
     assert 'data-reviewer="ann"' in home and 'data-reviewer="bob"' in home
+
+
+def test_majority_is_said_only_with_more_than_one_reviewer(client, session, ids, make_user,
+                                                           reviewer):
+    seq_id = ids["S006_001"]
+    ann, bob = make_user("ann"), make_user("bob")
+    save_annotation(session, sequence_id=seq_id, user=session.merge(ann), data=ReviewInput(
+        label=1, onset_frame=2, apex_frame=None, note="", exclude=False, version=0))
+    session.commit()
+    one = client.get(f"/sequences/{seq_id}").text
+    assert "majority" not in one and "the reviewer" in one
+    save_annotation(session, sequence_id=seq_id, user=session.merge(bob), data=ReviewInput(
+        label=1, onset_frame=2, apex_frame=None, note="", exclude=False, version=0))
+    session.commit()
+    assert "reviewers’ majority" in client.get(f"/sequences/{seq_id}").text
