@@ -205,7 +205,8 @@ def main() -> None:
     database = "PostgreSQL" if args.postgres else "SQLite (WAL)"
     try:
         ids, tokens = prepare(url, args.subjects, args.reviewers)
-        server, base = start_server(url, folder, folder / "server.log")
+        log = folder / f"server-{'postgresql' if args.postgres else 'sqlite'}.log"
+        server, base = start_server(url, folder, log)
         results = Results()
         until = time.monotonic() + args.seconds
         threads = [threading.Thread(target=reviewer, args=(name, token, ids, base, until,
@@ -238,6 +239,8 @@ def main() -> None:
     print(f"  errors               {len(results.errors)}"
           + (f" (first: {results.errors[0]})" if results.errors else ""))
     print(f"  lost writes          {lost}")
+    if results.errors:
+        print(f"  server log: {log}")
     if lost:
         raise SystemExit(1)
 

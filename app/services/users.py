@@ -3,6 +3,7 @@
 import hashlib
 import re
 import secrets
+from datetime import UTC, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,6 +15,7 @@ from app.models import ROLES, ApiToken, User, utcnow
 _hasher = PasswordHasher()
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
 MIN_PASSWORD = 8
+TOKEN_USE_GRAIN = timedelta(minutes=1)  # how finely `last_used_at` follows a token's use
 
 
 class UserError(ValueError):
@@ -73,7 +75,12 @@ def user_for_token(session: Session, token: str) -> User | None:
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
     if row is None or not row.user.active:
         return None
-    row.last_used_at = utcnow()
+    now = utcnow()
+    last = row.last_used_at
+    if last is None or now - (last if last.tzinfo else last.replace(tzinfo=UTC)) > TOKEN_USE_GRAIN:
+        # At most once a minute: a write on every request would take SQLite's write lock
+        # at the start of each one (reads too) and hold it to the end, serialising them all.
+        row.last_used_at = now
     return row.user
 
 
