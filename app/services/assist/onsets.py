@@ -97,20 +97,28 @@ def crop_curve(images: list[np.ndarray]) -> np.ndarray:
                      for img in images])
 
 
-def normalise(curve: np.ndarray) -> np.ndarray:
-    """0 at frame 1, 1 at the apex (the mean of the last two frames: CK+ ends at the peak)."""
+def normalise(curve: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
+    """0 before the face moves, 1 at the apex (the mean of the last two frames: CK+ ends at
+    the peak). Frame 1 is compared with itself, so its change is exactly 0 while every other
+    frame carries the measurement's noise (landmark jitter, crop noise): frame 2's change (at
+    most half the apex's) is taken as that noise floor and subtracted, so noise does not read
+    as the expression starting. The price: an expression that starts at frame 2 (one neutral
+    frame; rare in CK+) is suggested a frame late. `threshold` is unused (kept for callers)."""
     curve = np.asarray(curve, dtype=float)
     shifted = curve - curve[0]
     peak = float(shifted[-2:].mean()) if len(shifted) >= 2 else 0.0
-    if peak <= 1e-9:
+    floor = min(float(shifted[1]), 0.5 * peak) if len(shifted) > 3 else 0.0
+    if peak - floor <= 1e-9:
         return np.zeros_like(shifted)
-    return np.clip(shifted / peak, 0.0, 1.5)
+    out = np.clip((shifted - floor) / (peak - floor), 0.0, 1.5)
+    out[0] = 0.0
+    return out
 
 
 def onset_from_curve(curve: np.ndarray, threshold: float = THRESHOLD) -> int | None:
     """1-based onset: the frame after the last one below `threshold` of the normalised
     curve; None for a curve that never rises (or a one-frame sequence)."""
-    n = normalise(curve)
+    n = normalise(curve, threshold)
     if len(n) < 2 or n[-1] < threshold:
         return None
     below = np.nonzero(n < threshold)[0]
@@ -265,7 +273,8 @@ def suggest(session: Session, settings: Settings | None, *,
             onset = onset_from_curve(curve, threshold) if curve is not None else None
             if curve is not None and onset is None:
                 note = "the face does not change over the sequence"
-            shown = tuple(float(v) for v in normalise(curve)) if curve is not None else ()
+            shown = (tuple(float(v) for v in normalise(curve, threshold))
+                     if curve is not None else ())
             out.append(OnsetSuggestion(item.sequence_id, item.subject, item.code,
                                        len(item.ids), onset, method, shown, note))
             if progress and (done % 20 == 0 or done == len(items)):
