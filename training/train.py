@@ -136,8 +136,10 @@ def train(dataset: str | Path, config: Config, *, folds: int | None = None,
 
         final_epochs = summary["final_epochs"]
         progress.emit("final_model", epochs=final_epochs, images=len(export))
-        log(f"final model: all {len(export)} images, {final_epochs} epochs "
-            "(median best epoch of the folds)")
+        log(f"final model: all {len(export)} images, "
+            + ", ".join(f"{e} epochs" + _member_note(p, plans) for p, e in
+                        zip(plans, final_epochs, strict=True) if p.config.trains)
+            + " (each member's median best epoch of the folds)")
         _final_model(export, config, plans, final_epochs, seed + k, reporting).save(
             run_dir / "model.keras")
         elapsed = progress.elapsed()
