@@ -22,8 +22,9 @@ router = APIRouter(prefix="/api", tags=["jobs and runs"])
 class JobRequest(BaseModel):
     kind: Literal["export", "crop", "train", "tune"]
     params: dict[str, Any] = Field(default_factory=dict, description=(
-        "train: dataset (export snapshot id), preset (default|scratch|pretrained|baseline) or config (path of a "
-        "config JSON on the server, e.g. a tune's best_config.json), folds, epochs, seed. "
+        "train: dataset (export snapshot id), preset (default|scratch|pretrained|baseline) "
+        "or config (path of a config JSON on the server, e.g. a tune's best_config.json), "
+        "folds, epochs, seed. "
         "tune: dataset, trials, max_minutes, algorithm (hyperband|bayesian|random), epochs, "
         "folds. crop: source (landmarks|mtcnn), size, color. export: the export page's "
         "options (policy, face, size, folds, ...). Blank folds/epochs: the CLI's default."),
