@@ -105,7 +105,7 @@ def test_save_and_next_stays_in_the_no_face_queue(client, token, ids, session_fa
         "action": "next"}, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == (f"/sequences/{ids['S010_002']}"
-                                            "?queue=no_face%3Dlandmarks")
+                                            f"?queue=no_face%3Dlandmarks&prev={ids['S005_002']}")
     # The review page of that queue opens with the landmarks face view on.
     page = client.get(response.headers["location"])
     assert 'data-queue-source="landmarks"' in page.text
