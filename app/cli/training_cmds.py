@@ -164,7 +164,9 @@ def predict_command(
         for n, face in enumerate(item["faces"], start=1):
             top = sorted(face["probabilities"].items(), key=lambda kv: -kv[1])[:3]
             shown = ", ".join(f"{label} {p:.0%}" for label, p in top)
-            typer.echo(f"{item['image']} face {n} at {face['box']}: {face['label']} ({shown})")
+            note = f"  [{face['note']}]" if face.get("note") else ""
+            typer.echo(f"{item['image']} face {n} at {face['box']}: {face['label']} "
+                       f"({shown}){note}")
     if failed:
         raise typer.Exit(1)
 
@@ -191,6 +193,10 @@ def evaluate_command(
     if report["no_face"]:
         err_console.print(f"no face found in {len(report['no_face'])} photo(s): "
                           + ", ".join(report["no_face"][:10]), highlight=False)
+    if report.get("taken_whole"):
+        err_console.print(f"{len(report['taken_whole'])} photo(s) had no face detected and "
+                          "were taken whole as face crops: "
+                          + ", ".join(report["taken_whole"][:10]), highlight=False)
 
 
 def _runs_dir(out: Path | None) -> Path:
