@@ -35,9 +35,9 @@ def suspects_command(
     if as_json:
         print_json([s.as_dict() for s in report.items])
         return
-    flagged = len(report.flagged)
-    err_console.print(f"Run {report.run}: {flagged} flagged by confident learning; "
-                      f"{len(report.items)} listed.", highlight=False)
+    err_console.print(f"Run {report.run}: {report.flagged_total} of {report.scored_total} "
+                      f"sequences flagged by confident learning; {len(report.items)} listed.",
+                      highlight=False)
     for s in report.items:
         mark = "!" if s.flagged else " "
         top3 = ", ".join(f"{name} {p:.0%}" for name, p in s.top3)

@@ -60,6 +60,8 @@ class SuspectReport:
     run_path: str
     items: list[Suspect]  # every scored sequence: flagged first, then by score
     notes: list[str] = field(default_factory=list)  # what was left out, and why
+    flagged_total: int = 0  # flagged before --top cut the list
+    scored_total: int = 0
 
     @property
     def flagged(self) -> list[Suspect]:
@@ -98,9 +100,11 @@ def find_suspects(session: Session, settings: Settings, *, run: str | None = Non
     candidates, more_notes = _check_current(session, per_sequence, labels, run_id)
     notes += more_notes
     items = _rank(candidates, labels, run_id)
+    flagged, scored = sum(s.flagged for s in items), len(items)
     if top is not None:
         items = items[:top]
-    return SuspectReport(run=run_id, run_path=str(path), items=items, notes=notes)
+    return SuspectReport(run=run_id, run_path=str(path), items=items, notes=notes,
+                         flagged_total=flagged, scored_total=scored)
 
 
 def _predictions(path: Path, run_id: str) -> tuple[list[str], list[dict[str, str]]]:
