@@ -4,6 +4,7 @@ ONSET_MAX_HEAVY_JOBS, and both serve reviewers with the same optimistic locking.
 SQLite and on PostgreSQL (skipped, with the reason, when no PostgreSQL server answers)."""
 
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -12,7 +13,7 @@ import pytest
 from app.config import Settings
 from app.db import make_engine, make_session_factory, session_scope
 from app.models import Job
-from app.services.jobs import FINAL, job_dir
+from app.services.jobs import FINAL, JobRunner, job_dir
 from app.services.users import create_user, new_api_token
 from tests.support.ckplus import SeqSpec, import_specs
 from tests.support.live_server import LiveServer, wait_for
@@ -33,10 +34,10 @@ with open(sys.argv[1], "a") as out:
 """
 
 
-def _queue_jobs(factory, settings: Settings, ledger: Path) -> list[int]:
+def _queue_jobs(factory, settings: Settings, ledger: Path, count: int = JOBS) -> list[int]:
     ids = []
     with session_scope(factory) as session:
-        for _ in range(JOBS):
+        for _ in range(count):
             job = Job(kind="crop", params={}, status="queued")
             session.add(job)
             session.flush()
@@ -109,3 +110,43 @@ def test_two_servers_run_each_job_once_and_share_the_reviewers(backend, backend_
         for server in servers:
             server.stop()
         factory.kw["bind"].dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_server_ticking_while_another_starts_a_job_does_not_start_it_too(
+        backend, backend_url, tmp_path):
+    """The race, forced: server B's runner ticks exactly while server A's is starting a job.
+    (Before claims were committed first, B saw the job still queued and ran it as well.)"""
+    url = backend_url(backend)
+    settings = Settings(data_dir=tmp_path / "var", database_url=url, max_heavy_jobs=1)
+    engines = [make_engine(url) for _ in range(2)]
+    a, b = (JobRunner(settings, make_session_factory(engine)) for engine in engines)
+    ledger = tmp_path / "ledger.txt"
+    job_ids = _queue_jobs(a.session_factory, settings, ledger, count=2)
+    real_spawn = a._spawn
+
+    def spawn_while_b_ticks(job):
+        b.tick()
+        real_spawn(job)
+
+    a._spawn = spawn_while_b_ticks
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            a.tick()
+            b.tick()
+            with a.session_factory() as session:
+                if all(session.get(Job, i).status in FINAL for i in job_ids):
+                    break
+            assert time.monotonic() < deadline, "jobs did not finish"
+            time.sleep(0.05)
+    finally:
+        for runner in (a, b):
+            for process in runner.processes.values():
+                process.kill()
+        for engine in engines:
+            engine.dispose()
+    lines = [line.split() for line in ledger.read_text().splitlines()]
+    starts = sorted(int(job) for job, _, kind, _ in lines if kind == "start")
+    assert starts == sorted(job_ids), "a job ran twice or never"
+    assert _max_overlap(lines) == 1  # ONSET_MAX_HEAVY_JOBS=1 across both servers
