@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-import training  # noqa: F401  (first: sets TensorFlow's environment before anything loads it)
+import training  # noqa: F401  (sets TensorFlow's environment before any test loads it)
 from app.config import Settings
 from app.db import make_engine, make_session_factory
 from tests.support import tiny_training
