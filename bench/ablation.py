@@ -54,7 +54,9 @@ def main() -> None:
     for name, config in configs.items():
         rows[name] = [_run(export, args, config, seed) for seed in range(args.seeds)]
         _print_row(name, rows[name])
-    for members in (("scratch", "pretrained"), ("scratch", "pretrained", "zero-shot")):
+    combos = [("scratch", "pretrained"), ("scratch", "pretrained", "zero-shot"),
+              ("scratch", "tuned"), ("scratch", "tuned", "zero-shot")]
+    for members in combos:
         if all(m in rows for m in members):
             name = "ensemble: " + " + ".join(members)
             rows[name] = [_average(runs) for runs in zip(*(rows[m] for m in members),
@@ -90,18 +92,22 @@ def _load_run(run_dir: Path) -> dict:
     with open(run_dir / "predictions.csv", newline="") as fh:
         preds = list(csv.DictReader(fh))
     labels = json.loads((run_dir / "labels.json").read_text())
+    head = json.loads((run_dir / "config.json").read_text())["config"].get("head", "new")
     probs = np.array([[float(r[f"prob_{label}"]) for label in labels] for r in preds])
     return {"run_dir": run_dir, "metrics": metrics, "minutes": events[-1]["elapsed_s"] / 60,
             "probs": probs, "folds": np.array([int(r["fold"]) for r in preds]),
             "true": np.array([labels.index(r["true_label"]) for r in preds]),
-            "sequences": np.array([r["sequence"] for r in preds]), "labels": labels}
+            "sequences": np.array([r["sequence"] for r in preds]), "labels": labels,
+            "head": head}
 
 
 def _average(runs: tuple[dict, ...]) -> dict:
     from training import metrics
+    from training.backbones import average_members, known_labels
 
     a = runs[0]
-    probs = np.mean([r["probs"] for r in runs], axis=0)
+    probs = average_members([r["probs"] for r in runs],
+                            [known_labels(r["head"], r["labels"]) for r in runs])
     summary = metrics.summarize(a["true"], probs.argmax(1), a["folds"], a["labels"])
     summary["sequence_accuracy"] = metrics.sequence_accuracy(a["true"], probs, a["sequences"],
                                                              a["folds"])

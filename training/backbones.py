@@ -79,3 +79,25 @@ def fer_trunk(name: str = "fer_trunk"):
 
     base = fer_model()
     return keras.Model(base.input, base.get_layer(FER_TRUNK_OUTPUT).output, name=name)
+
+
+def known_labels(head: str, labels: list[str]):
+    """Which of the export's labels a member can predict (0/1 per label): a zero-shot head
+    knows only FER2013's classes (no contempt); a trained head knows them all."""
+    import numpy as np
+
+    if head == "new":
+        return np.ones(len(labels), dtype="float32")
+    return (fer_class_map(labels).sum(axis=0) > 0).astype("float32")
+
+
+def average_members(probs, masks):
+    """The ensemble's probabilities: per class, the mean over the members that know the
+    class (a member silent on contempt does not vote it down), renormalised per image.
+    `probs` (members, images, classes), `masks` (members, classes). The saved ensemble
+    model computes the same in training.layers.MemberAverage."""
+    import numpy as np
+
+    probs, masks = np.asarray(probs, dtype="float64"), np.asarray(masks, dtype="float64")
+    summed = (probs * masks[:, None, :]).sum(axis=0) / np.maximum(masks.sum(axis=0), 1)
+    return summed / np.maximum(summed.sum(axis=-1, keepdims=True), 1e-12)

@@ -56,5 +56,24 @@ class ClassMap(keras.layers.Layer):
         return {**super().get_config(), "matrix": self.matrix}
 
 
+@keras.saving.register_keras_serializable(package="onset")
+class MemberAverage(keras.layers.Layer):
+    """An ensemble's output: per class, the mean over the members that know the class,
+    renormalised (training.backbones.average_members, in Keras ops)."""
+
+    def __init__(self, masks, **kwargs):
+        super().__init__(**kwargs)
+        self.masks = [list(map(float, row)) for row in masks]
+
+    def call(self, member_probs):
+        masks = ops.convert_to_tensor(self.masks, member_probs[0].dtype)
+        stacked = ops.stack(member_probs, axis=0) * masks[:, None, :]
+        summed = ops.sum(stacked, axis=0) / ops.maximum(ops.sum(masks, axis=0), 1.0)
+        return summed / ops.maximum(ops.sum(summed, axis=-1, keepdims=True), 1e-12)
+
+    def get_config(self):
+        return {**super().get_config(), "masks": self.masks}
+
+
 CUSTOM_OBJECTS = {f"onset>{cls.__name__}": cls
-                  for cls in (PerImageStandardization, ResizeFace, ClassMap)}
+                  for cls in (PerImageStandardization, ResizeFace, ClassMap, MemberAverage)}

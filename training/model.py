@@ -99,16 +99,16 @@ def set_backbone_trainable(model, trainable: bool) -> None:
             layer.trainable = trainable
 
 
-def build_ensemble(members: list, config: Config):
-    """One Keras model averaging its trained members' probabilities, image by image.
+def build_ensemble(members: list, config: Config, masks):
+    """One Keras model averaging its trained members' probabilities, image by image, each
+    class over the members that know it (`masks`, see backbones.average_members).
 
     It takes the ensemble's input size; each member sees the face resized to its own size
     (antialiased, as the training pipeline resizes), so `model.keras` predicts on its own.
     """
     import keras
-    from keras import layers
 
-    from training.layers import ResizeFace
+    from training.layers import MemberAverage, ResizeFace
 
     inputs = keras.Input((config.input_size, config.input_size, config.channels), name="face")
     outputs = []
@@ -118,7 +118,7 @@ def build_ensemble(members: list, config: Config):
             size, name=f"resize_member{i + 1}")(inputs)
         member.name = f"member{i + 1}_{member.name}"
         outputs.append(member(x))
-    mean = outputs[0] if len(outputs) == 1 else layers.Average(name="probabilities")(outputs)
+    mean = MemberAverage([list(m) for m in masks], name="probabilities")(outputs)
     return keras.Model(inputs, mean, name=config.name.replace(" ", "_") or "onset_ensemble")
 
 

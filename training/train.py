@@ -20,6 +20,7 @@ import numpy as np
 
 from training import config as config_module
 from training import data, metrics, run_files
+from training.backbones import average_members, known_labels
 from training.config import Config
 from training.fit import fit_model, head_epochs
 
@@ -78,6 +79,7 @@ def train(dataset: str | Path, config: Config, *, folds: int | None = None,
     cv_folds = data.merge_folds(export.folds, folds)
     k = int(cv_folds.max()) + 1
     plans = plan_members(config)
+    masks = [known_labels(p.config.head, export.labels) for p in plans]
     fold_epochs = sum(p.epochs for p in plans)
 
     run_dir = run_files.new_run_dir(out_dir, config.to_json() + export.dataset_id + str(seed))
@@ -115,7 +117,7 @@ def train(dataset: str | Path, config: Config, *, folds: int | None = None,
                 probs.append(fitted.model.predict(
                     data.make_dataset(export, test_idx, plan.config, training=False), verbose=0))
                 best.append(fitted.best_epoch)
-            mean = np.mean(probs, axis=0)
+            mean = average_members(probs, masks)
             acc = float(np.mean(mean.argmax(1) == export.label_index[test_idx]))
             progress.emit("fold_end", fold=fold + 1, folds=k, accuracy=acc, best_epoch=best[0],
                           best_epochs=best, test_images=len(test_idx))
@@ -128,7 +130,7 @@ def train(dataset: str | Path, config: Config, *, folds: int | None = None,
 
         index, fold_ids = np.concatenate(oof_index), np.concatenate(oof_fold)
         per_member = np.concatenate(member_probs, axis=1)  # (members, images, classes)
-        probs = per_member.mean(axis=0)
+        probs = average_members(per_member, masks)
         summary = _summary(export, index, fold_ids, probs, per_member, plans, best_epochs)
         run_files.write_predictions(run_dir / "predictions.csv", export, index, fold_ids,
                                     probs, export.labels)
@@ -140,7 +142,7 @@ def train(dataset: str | Path, config: Config, *, folds: int | None = None,
             + ", ".join(f"{e} epochs" + _member_note(p, plans) for p, e in
                         zip(plans, final_epochs, strict=True) if p.config.trains)
             + " (each member's median best epoch of the folds)")
-        _final_model(export, config, plans, final_epochs, seed + k, reporting).save(
+        _final_model(export, config, plans, final_epochs, masks, seed + k, reporting).save(
             run_dir / "model.keras")
         elapsed = progress.elapsed()
         progress.emit("done", accuracy=summary["accuracy"], macro_f1=summary["macro_f1"],
@@ -181,7 +183,7 @@ def _summary(export, index, fold_ids, probs, per_member, plans, best_epochs) -> 
     return summary
 
 
-def _final_model(export, config: Config, plans, final_epochs: list[int], seed: int,
+def _final_model(export, config: Config, plans, final_epochs: list[int], masks, seed: int,
                  reporting: dict):
     everything = np.arange(len(export))
     models = []
@@ -194,7 +196,7 @@ def _final_model(export, config: Config, plans, final_epochs: list[int], seed: i
         return models[0]
     from training.model import build_ensemble
 
-    return build_ensemble(models, config)
+    return build_ensemble(models, config, masks)
 
 
 def _fit(export, plan: MemberPlan, train_idx, val_idx, seed: int, *, fold, progress, history,

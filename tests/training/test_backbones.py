@@ -54,6 +54,8 @@ def test_a_missing_fer_package_names_the_fix(monkeypatch):
 
 
 def test_an_ensembles_probabilities_are_the_mean_of_its_members():
+    """Per class over the members that know it: the zero-shot member has no contempt."""
+    from training.backbones import average_members, known_labels
     from training.config import preset
     from training.model import build_ensemble, build_model
     from training.train import plan_members
@@ -65,9 +67,16 @@ def test_an_ensembles_probabilities_are_the_mean_of_its_members():
     import tensorflow as tf
 
     small = tf.image.resize(x, (48, 48), antialias=True).numpy()
-    expected = (scratch.predict(small, verbose=0) + pretrained.predict(x, verbose=0)
-                + zero_shot.predict(x, verbose=0)) / 3
-    ensemble = build_ensemble([scratch, pretrained, zero_shot], config)
+    members = [scratch.predict(small, verbose=0), pretrained.predict(x, verbose=0),
+               zero_shot.predict(x, verbose=0)]
+    masks = [known_labels(p.config.head, CKPLUS_LABELS) for p in plan_members(config)]
+    assert masks[2].tolist() == [1, 0, 1, 1, 1, 1, 1]  # FER2013 knows no contempt
+    expected = np.mean(members, axis=0)
+    contempt = CKPLUS_LABELS.index("contempt")
+    expected[:, contempt] = (members[0][:, contempt] + members[1][:, contempt]) / 2
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(average_members(members, masks), expected, atol=1e-6)
+    ensemble = build_ensemble([scratch, pretrained, zero_shot], config, masks)
     assert ensemble.input_shape == (None, 64, 64, 1)
     np.testing.assert_allclose(ensemble.predict(x, verbose=0), expected, atol=1e-5)
 

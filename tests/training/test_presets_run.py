@@ -44,7 +44,7 @@ def test_each_preset_writes_a_run_folder_that_predicts_on_its_own(preset_runs, n
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-4)
 
 
-def test_an_ensemble_run_scores_its_members_and_predicts_their_mean(preset_runs, tiny_export):
+def test_an_ensemble_run_scores_its_members_and_predicts_their_average(preset_runs, tiny_export):
     import keras
 
     from training.data import load_export, make_dataset
@@ -69,9 +69,13 @@ def test_an_ensemble_run_scores_its_members_and_predicts_their_mean(preset_runs,
                                                         training=False)])
     import tensorflow as tf
 
+    from training.backbones import average_members, known_labels
+    from training.train import plan_members
+
     inputs = [tf.image.resize(images, m.input_shape[1:3], antialias=True) for m in members]
-    expected = np.mean([m.predict(x, verbose=0) for m, x in zip(members, inputs,
-                                                                 strict=True)], axis=0)
+    masks = [known_labels(p.config.head, export.labels) for p in plan_members(preset("default"))]
+    expected = average_members([m.predict(x, verbose=0) for m, x in zip(members, inputs,
+                                                                         strict=True)], masks)
     np.testing.assert_allclose(model.predict(images, verbose=0), expected, atol=1e-5)
 
 
