@@ -43,7 +43,8 @@ def test_admin_decides_a_disagreement(open_page, site, shoot):
     shoot(page, "admin-decide")
     page.keyboard.press("Enter")
     page.wait_for_function(
-        f"!location.pathname.endsWith('/{sequence_id}') || document.querySelector('#save-message')")
+        f"() => !location.pathname.endsWith('/{sequence_id}') || "
+        "document.querySelector('#save-message')")
     with site.session_factory() as session:
         decision = session.get(Decision, sequence_id)
         assert (decision.label, decision.version, decision.onset_frame) == (6, 1, 3)

@@ -68,7 +68,7 @@ def test_face_view_draws_the_box_on_the_face_and_the_crop(open_page, site, shoot
     page.keyboard.press("f")
     frame_id = _current_frame_id(page)
     _wait_for_box_of(page, frame_id, "landmarks")
-    page.wait_for_function("document.getElementById('face-crop').naturalWidth === 160")
+    page.wait_for_function("() => document.getElementById('face-crop').naturalWidth === 160")
     assert page.get_attribute("#face-toggle", "aria-pressed") == "true"
 
     # The box is the landmark file's box, in frame pixels ...
@@ -93,7 +93,7 @@ def test_face_view_draws_the_box_on_the_face_and_the_crop(open_page, site, shoot
     assert page.is_checked("#face-side input[value=landmarks]")
 
     # The neighbours were prefetched, so scrubbing back draws the next box from memory.
-    page.wait_for_function("performance.getEntriesByType('resource')"
+    page.wait_for_function("() => performance.getEntriesByType('resource')"
                            ".filter((e) => e.name.includes('/face.json')).length >= 3")
     page.keyboard.press("ArrowLeft")
     previous = _current_frame_id(page)
@@ -106,7 +106,7 @@ def test_face_view_draws_the_box_on_the_face_and_the_crop(open_page, site, shoot
     page.click("#face-side label:has(input[value=mtcnn])")
     _wait_for_box_of(page, previous, "MTCNN", timeout=150_000)
     assert _iou(_drawn_box(page), _landmark_box(site, previous)) > 0.4
-    page.wait_for_function("document.getElementById('face-crop').naturalWidth === 160")
+    page.wait_for_function("() => document.getElementById('face-crop').naturalWidth === 160")
     shoot(page, "review-face-mtcnn", full_page=False)
 
     page.keyboard.press("?")

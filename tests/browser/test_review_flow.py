@@ -37,7 +37,8 @@ def test_filter_then_review_with_three_keys_and_see_it_after_reload(open_page, s
     assert 2 <= len(unlabeled) < total_cards
     page.check("input[name=nolabel]")  # htmx swaps the grid in place and pushes the URL
     page.wait_for_url(re.compile(r"/sequences\?nolabel=1$"))
-    page.wait_for_function(f"document.querySelectorAll('.seq-card').length == {len(unlabeled)}")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.seq-card').length == {len(unlabeled)}")
     assert page.locator(".seq-card .chip-none", has_text="no label").count() == len(unlabeled)
     assert page.locator("#status-pills .pill.on", has_text="All").count() == 1
     shoot(page, "list-filtered", full_page=False)
