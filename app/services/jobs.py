@@ -273,11 +273,10 @@ class JobRunner:
         since = utcnow() - timedelta(seconds=CANCEL_WATCH_S)
         for job in session.scalars(select(Job).where(
                 Job.status == "cancelled", Job.pid.is_not(None), Job.finished_at >= since)):
-            if job.id not in self.processes and _group_alive(job.pid):
-                if _age_s(job.finished_at) > KILL_GRACE_S:
-                    _signal_group(job.pid, signal.SIGKILL)
-                else:
-                    _signal_group(job.pid, signal.SIGTERM)
+            # cancel_job sent SIGTERM already; what still lives after the grace period dies.
+            if (job.id not in self.processes and _age_s(job.finished_at) > KILL_GRACE_S
+                    and _group_alive(job.pid)):
+                _signal_group(job.pid, signal.SIGKILL)
         for job in session.scalars(select(Job).where(Job.status == "running")):
             if job.id not in self.processes and job.pid and not _alive(job.pid):
                 code = _exit_code(self.settings, job.id)
