@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from app.deps import get_session
@@ -19,6 +20,10 @@ from app.services.users import user_for_token
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+# Declares the token scheme in OpenAPI (Swagger UI's Authorize button); reading and checking
+# the header stays in current_user, which also takes the session cookie.
+BEARER = HTTPBearer(auto_error=False, scheme_name="Bearer token",
+                    description="An API token from `onset user token NAME`.")
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,8 @@ async def csrf_guard(request: Request) -> None:
 
 
 def current_user(request: Request, session: Session = Depends(get_session),
-                 _csrf: None = Depends(csrf_guard)) -> User:
+                 _csrf: None = Depends(csrf_guard),
+                 _bearer: HTTPAuthorizationCredentials | None = Depends(BEARER)) -> User:
     """Any signed-in user. A plain function on purpose: FastAPI runs it in the thread pool,
     so its database lookup never blocks the event loop (an async version stalled the
     server under 20 concurrent reviewers)."""

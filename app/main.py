@@ -12,6 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.db import hold_server_lock, make_engine, make_session_factory
 from app.errors import install_error_handlers
+from app.openapi import describe_operations
 from app.security_headers import SecurityHeaders
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.nav.extend(getattr(module, "NAV", []))
         if hasattr(module, "on_startup"):
             app.state.startup_hooks.append(module.on_startup)
+    describe_operations(app)  # summaries, descriptions and refusals in /openapi.json
     return app
 
 

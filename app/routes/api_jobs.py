@@ -92,6 +92,7 @@ def create_job(body: JobRequest, request: Request, session: Session = Depends(ge
 @router.get("/jobs", response_model=list[JobOut])
 def list_jobs(request: Request, limit: int = 50, session: Session = Depends(get_session),
               _user: User = Depends(current_user)):
+    """Background jobs, newest first (`limit`, at most 500), with status and progress."""
     jobs = session.scalars(select(Job).order_by(Job.id.desc()).limit(min(limit, 500)))
     return [_job_out(request, session, job) for job in jobs]
 
@@ -99,12 +100,14 @@ def list_jobs(request: Request, limit: int = 50, session: Session = Depends(get_
 @router.get("/jobs/{job_id}", response_model=JobOut)
 def read_job(job_id: int, request: Request, session: Session = Depends(get_session),
              _user: User = Depends(current_user)):
+    """One job: kind, parameters, status, progress, and its run once it has succeeded."""
     return _job_out(request, session, _job(session, job_id))
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut)
 def cancel(job_id: int, request: Request, session: Session = Depends(get_session),
            _user: User = Depends(require_admin)):
+    """Cancel a queued or running job (a running one gets SIGTERM); others come back as they are."""
     job = cancel_job(session, _job(session, job_id))
     session.commit()
     return _job_out(request, session, job)
@@ -113,6 +116,7 @@ def cancel(job_id: int, request: Request, session: Session = Depends(get_session
 @router.get("/runs")
 def runs(request: Request, session: Session = Depends(get_session),
          _user: User = Depends(current_user)) -> list[dict[str, Any]]:
+    """Every training or tuning run, newest first, with its headline metrics."""
     return [{"id": r.id, "kind": r.kind, "active": r.active, "dataset": r.dataset_id,
              "created": _utc(r.created_at), **r.summary}
             for r in list_runs(session, request.app.state.settings)]

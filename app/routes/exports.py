@@ -199,6 +199,7 @@ def api_compare(a: str, b: str, session: Session = Depends(get_session),
 @router.get("/api/exports/{export_id}", tags=["exports"], responses={**ERRORS, 404: {}})
 def api_export(export_id: str, session: Session = Depends(get_session),
                _user: User = Depends(require_reviewer)):
+    """One recorded export: its options, counts, who made it and when, whether it is on disk."""
     try:
         return snapshot_summary(get_snapshot(session, export_id))
     except SnapshotNotFound as exc:
