@@ -10,9 +10,13 @@ from rich.markup import escape
 
 from app.cli.common import err_console, fail, print_json
 from app.cli.root import cli
+from training.config import PRESET_DESCRIPTIONS
 
 _DATASET_HELP = "An export folder or .zip (manifest.csv + dataset.json + images/)."
 _RUN_HELP = "A run folder written by `onset train` or `onset tune` (holds model.keras)."
+# training.config loads no TensorFlow; its one table of presets names the choices here.
+_PRESET_HELP = "Named config: " + "; ".join(
+    f"{name}: {what}" for name, what in PRESET_DESCRIPTIONS.items()) + ". [default: default]"
 
 
 def _config(preset: str | None, config_file: Path | None):
@@ -34,12 +38,8 @@ def _log(message: str) -> None:
 @cli.command("train")
 def train_command(
     dataset: Path = typer.Argument(..., help=_DATASET_HELP),
-    preset: str = typer.Option(None, "--preset", help="Named config: 'default' (the best "
-                               "measured: an ensemble of 'scratch' and 'pretrained'), "
-                               "'scratch' (the best without FER2013-derived weights), "
-                               "'pretrained' (FER2013's mini-Xception fine-tuned) or "
-                               "'baseline' (a plain small CNN). "
-                               "Default: default."),
+    preset: str = typer.Option(None, "--preset", metavar="NAME",
+                               help=_PRESET_HELP),
     config_file: Path = typer.Option(None, "--config", help="A config JSON file (or a run's "
                                      "config.json) instead of a preset."),
     folds: int = typer.Option(None, "--folds", help="Cross-validation folds; fewer than the "
