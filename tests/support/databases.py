@@ -14,7 +14,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 DEFAULT_SERVER = "postgresql+psycopg://onset@127.0.0.1:55432/postgres"
-TEMPLATE_NAME = "onset_test_template"
+# One template per test session: several sessions (two engineers, or CI and a developer)
+# may share one server, and each drops its own template when it ends.
+TEMPLATE_NAME = f"onset_test_template_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
 
 def server_url() -> str:
