@@ -142,6 +142,7 @@ def predict_command(
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
 ) -> None:
     """Class probabilities for every face found in each photo."""
+    _check_run(run)
     from training.predict import PredictError, load_predictor
 
     try:
@@ -179,6 +180,9 @@ def evaluate_command(
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
 ) -> None:
     """Accuracy and confusion matrix of a run's model on a folder of labelled photos."""
+    _check_run(run)
+    if not folder.is_dir():
+        fail(f"photo folder not found: {escape(str(folder))}")
     from training.predict import PredictError, evaluate_folder
     from training.run_files import summary_table
 
@@ -197,6 +201,16 @@ def evaluate_command(
         err_console.print(f"{len(report['taken_whole'])} photo(s) had no face detected and "
                           "were taken whole as face crops: "
                           + ", ".join(report["taken_whole"][:10]), highlight=False)
+
+
+def _check_run(run: Path) -> None:
+    """What can be told of a run folder without TensorFlow, told before it loads (seconds,
+    and its start-up lines): the same checks and words as training.predict.load_predictor."""
+    if not run.is_dir():
+        fail(f"run folder not found: {escape(str(run))}")
+    for name in ("model.keras", "labels.json", "config.json"):
+        if not (run / name).is_file():
+            fail(f"{escape(str(run))}: {name} is missing (not a finished run folder?)")
 
 
 def _runs_dir(out: Path | None) -> Path:
