@@ -1,5 +1,7 @@
 """`onset serve`."""
 
+import sys
+
 import typer
 
 from app.cli.common import settings
@@ -21,7 +23,8 @@ def serve_command(
     if setup:
         from app.services.setup import ensure_ready
 
-        ensure_ready(config, say=typer.echo)
+        # The first admin's password goes to a terminal only, never into a redirected log.
+        ensure_ready(config, say=typer.echo, show_password=sys.stdout.isatty())
     host, port = host or config.host, port or config.port
     typer.echo(f"Onset is serving on http://{host}:{port}  (Ctrl+C stops it)")
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, reload=reload,

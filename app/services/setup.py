@@ -15,7 +15,10 @@ DEMO_SEED = 0
 
 
 def ensure_ready(settings: Settings, *, load_demo: bool = True,
-                 say: Callable[[str], None] = print) -> None:
+                 say: Callable[[str], None] = print, show_password: bool = True) -> None:
+    """`show_password=False` where the output may be kept (a log file, a service journal):
+    the first admin's password is then never printed, and the admin sets one with
+    `onset user passwd admin`."""
     from app.migrate import upgrade
 
     upgrade(settings)
@@ -28,12 +31,16 @@ def ensure_ready(settings: Settings, *, load_demo: bool = True,
             _load_demo(settings, factory, say)
         with session_scope(factory) as session:
             password = ensure_first_admin(session)
-        if password:
+        if password and not show_password:
+            say("Created the first admin, `admin`. Its password is not printed here, as this "
+                "output is not a terminal and may be kept in a log: set one with "
+                "`onset user passwd admin`.")
+        elif password:
             say("\n" + "=" * 64 + "\nCreated the first admin. Log in at "
                 f"http://{settings.host}:{settings.port}/login with\n"
                 f"    user: admin\n    password: {password}\n"
-                "This password is shown only once: keep it, or add users with "
-                "`onset user add`.\n" + "=" * 64)
+                "This password is shown only once: keep it, or set a new one with "
+                "`onset user passwd admin`.\n" + "=" * 64)
     finally:
         engine.dispose()
 
