@@ -29,9 +29,7 @@ def postgres_template():
 
     if (reason := databases.unreachable_reason()) is not None:
         pytest.exit(f"ONSET_TEST_DATABASE=postgresql, but {reason}", returncode=3)
-    name = databases.create_template()
-    yield name
-    databases.drop_database(name)
+    return databases.template()
 
 
 @pytest.fixture

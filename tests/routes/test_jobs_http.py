@@ -17,7 +17,7 @@ from app.config import Settings
 from app.db import make_engine, make_session_factory, session_scope
 from app.models import Job
 from app.services.users import create_user, new_api_token
-from tests.support import tiny_training
+from tests.support import databases, tiny_training
 from tests.support.live_server import LiveServer, children_of, living_group_members, wait_for
 from tests.support.tiny_jobs import SNAPSHOT_ID as SNAPSHOT
 from tests.support.tiny_jobs import add_tiny_snapshot, write_fast_config
@@ -60,7 +60,10 @@ def make_site(folder: Path, template: Path, export: Path) -> Site:
     data_dir = folder / "var"
     data_dir.mkdir(parents=True)
     shutil.copy(template, data_dir / "onset.db")
-    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'onset.db'}")
+    url = f"sqlite:///{data_dir / 'onset.db'}"
+    if databases.suite_on_postgres():  # make test-pg: the jobs run on PostgreSQL too
+        url = databases.create_database(databases.template(), drop_at_exit=True)
+    settings = Settings(data_dir=data_dir, database_url=url)
     factory = make_session_factory(make_engine(settings.resolved_database_url))
     with session_scope(factory) as session:
         boss = create_user(session, name="boss", password="not used here", role="admin")

@@ -55,22 +55,30 @@ def _admin(statement: str) -> None:
         engine.dispose()
 
 
-def create_template() -> str:
-    """(Re)create and migrate the template database once per test session."""
+@cache
+def template() -> str:
+    """The migrated template database of this test session, made on first use and dropped
+    when the session's process exits."""
+    import atexit
+
     from app.config import Settings
     from app.migrate import upgrade
 
-    drop_database(TEMPLATE_NAME)
     _admin(f'CREATE DATABASE "{TEMPLATE_NAME}"')
-    url = url_for(TEMPLATE_NAME)
-    upgrade(Settings(database_url=url))
+    atexit.register(drop_database, TEMPLATE_NAME)
+    upgrade(Settings(database_url=url_for(TEMPLATE_NAME)))
     return TEMPLATE_NAME
 
 
-def create_database(template: str | None = None, prefix: str = "onset_t") -> str:
+def create_database(template: str | None = None, prefix: str = "onset_t", *,
+                    drop_at_exit: bool = False) -> str:
     """A fresh database (a copy of `template` when given); returns its URL."""
+    import atexit
+
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     _admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    if drop_at_exit:
+        atexit.register(drop_database, name)
     return url_for(name)
 
 
