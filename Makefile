@@ -34,9 +34,10 @@ test: install browser-deps  ## Run the whole test suite.
 	$(BIN)/python -m pytest
 
 # The suite again on PostgreSQL: a throwaway server from Debian's `postgresql` package
-# (tests/pg/server.sh), a fresh database per test. tests/training is left out: training never
-# imports app/ nor opens a database, so a second run would test nothing new.
-PG_PYTEST_ARGS ?= --ignore=tests/training
+# (tests/pg/server.sh), a fresh database per test. Left out, since a second run would test
+# nothing new: tests/training (training never imports app/ nor opens a database) and
+# tests/browser (their server runs on a SQLite file of its own, tests/browser/conftest.py).
+PG_PYTEST_ARGS ?= --ignore=tests/training --ignore=tests/browser
 test-pg: install  ## Run the suite on PostgreSQL (starts and stops its own server).
 	@url=$$(tests/pg/server.sh start) || exit 2; \
 	  ONSET_TEST_DATABASE=postgresql ONSET_TEST_POSTGRES=$$url \
