@@ -60,7 +60,9 @@ def test_filter_then_review_with_three_keys_and_see_it_after_reload(open_page, s
     page.keyboard.press("Enter")
 
     next_id = unlabeled[1][0]
-    page.wait_for_url(re.compile(rf"/sequences/{next_id}\?queue=nolabel%3D1$"))
+    # Save & next names the sequence just saved (?prev=), for the "Saved ..." confirmation.
+    page.wait_for_url(re.compile(rf"/sequences/{next_id}\?queue=nolabel%3D1&prev={first_id}$"))
+    assert page.get_by_text("Saved").count() >= 1
     saved = _annotation(site, "rev1", first_id)
     assert (saved.label, saved.onset_frame, saved.version) == (3, onset, 1)
 
