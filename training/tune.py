@@ -181,7 +181,8 @@ def _hypermodel_class():
     from training.model import build_model
 
     class OnsetHyperModel(keras_tuner.HyperModel):
-        def __init__(self, base: Config, num_classes: int, backbones: tuple[str, ...]):
+        def __init__(self, base: Config, num_classes: int,
+                     backbones: tuple[str, ...] = BACKBONES):
             super().__init__(name="onset_cnn")
             self.base, self.num_classes, self.backbones = base, num_classes, backbones
 
