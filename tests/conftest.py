@@ -146,3 +146,15 @@ def pytest_runtest_setup(item):
 
     if item.get_closest_marker("sqlite_only") and databases.suite_on_postgres():
         pytest.skip("checks SQLite's own behaviour; this run is on PostgreSQL")
+
+
+@pytest.fixture
+def backend_url(request, tmp_path, migrated_template):
+    """A database for tests that run real servers on SQLite and on PostgreSQL alike:
+    `backend_url("postgresql")` skips, with the reason, when no PostgreSQL server answers."""
+    from tests.support import databases
+
+    make, created = databases.make_backend_url(request, tmp_path, migrated_template)
+    yield make
+    for url in created:
+        databases.drop_database(url)

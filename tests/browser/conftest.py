@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -54,10 +55,19 @@ def site(tmp_path_factory):
         import_ckplus(session, root=demo)
         for name, role in USERS:
             create_user(session, name=name, password=PASSWORD, role=role)
+    with running_server(base, settings, {}) as base_url:
+        yield Site(base_url, factory, settings.data_dir)
+    engine.dispose()
+
+
+@contextmanager
+def running_server(base: Path, settings, extra_env: dict):
+    """uvicorn serving `settings` on a free loopback port; yields its base URL once /login
+    answers (bounded: 15 s), and stops it afterwards."""
     port = _free_port()
     env = {**os.environ, "ONSET_DATA_DIR": str(settings.data_dir),
            "ONSET_DATABASE_URL": settings.resolved_database_url,
-           "ONSET_SECRET_KEY": "browser-test-secret"}
+           "ONSET_SECRET_KEY": "browser-test-secret", **extra_env}
     log = (base / "server.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
@@ -65,7 +75,7 @@ def site(tmp_path_factory):
         cwd=Path(__file__).resolve().parents[2], env=env, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):  # bounded: 15 s
+        for _ in range(150):
             try:
                 if httpx.get(f"{base_url}/login", timeout=1).status_code == 200:
                     break
@@ -76,7 +86,7 @@ def site(tmp_path_factory):
             time.sleep(0.1)
         else:
             raise RuntimeError("uvicorn did not answer within 15 s")
-        yield Site(base_url, factory, settings.data_dir)
+        yield base_url
     finally:
         server.terminate()
         try:
@@ -84,7 +94,6 @@ def site(tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
-        engine.dispose()
 
 
 @pytest.fixture(scope="session")

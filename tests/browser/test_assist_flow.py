@@ -5,18 +5,13 @@ a 3-subject demo and a run folder whose out-of-fold predictions doubt two labels
 
 import csv
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from app.models import EMOTIONS, Annotation, Decision, Frame, Run, Sequence, Subject, User
-from tests.browser.conftest import CHROMIUM, _free_port
+from tests.browser.conftest import CHROMIUM, running_server
 from tests.support.web import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -98,37 +93,9 @@ def assist_site(tmp_path_factory):
                            ("boss", "admin")):
             create_user(session, name=name, password=PASSWORD, role=role)
         planted = fake_run(session, base / "fake")
-    port = _free_port()
-    env = {**os.environ, "ONSET_DATA_DIR": str(settings.data_dir),
-           "ONSET_DATABASE_URL": settings.resolved_database_url,
-           "ONSET_SECRET_KEY": "browser-test-secret", "ONSET_JOB_RUNNER": "false"}
-    log = (base / "server.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=Path(__file__).resolve().parents[2], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base_url}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None:
-                raise RuntimeError(f"uvicorn exited: {(base / 'server.log').read_text()}")
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("uvicorn did not answer within 15 s")
+    with running_server(base, settings, {"ONSET_JOB_RUNNER": "false"}) as base_url:
         yield AssistSite(base_url, factory, demo, planted)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
-        engine.dispose()
+    engine.dispose()
 
 
 @pytest.fixture
