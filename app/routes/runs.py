@@ -53,7 +53,8 @@ def _view(details, loss_max: float | None = None) -> dict:
         "heatmap": charts.heatmap(cm["matrix"], cm["labels"]) if cm.get("matrix") else None,
         "val_chart": charts.line_chart(details.curves("val_accuracy"), y_min=0, y_max=1,
                                        y_label="validation accuracy",
-                                       empty="No validation history in this run."),
+                                       empty="No validation history: this run trained "
+                                             "fixed epochs on every training subject."),
         "loss_chart": charts.line_chart(details.curves("loss"), y_min=0, y_max=loss_max,
                                         y_label="loss", empty="No loss history in this run."),
     }
