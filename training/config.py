@@ -1,4 +1,4 @@
-"""Typed training configuration: dataclasses, presets, strict JSON load/save.
+"""Typed training configuration: pydantic models, strict JSON load/save (presets: presets.py).
 
 One `Config` describes a whole experiment: the network (input, an optional pretrained backbone,
 conv blocks, dense layers), the optimizer and schedule, augmentation and the training loop.
@@ -6,144 +6,159 @@ conv blocks, dense layers), the optimizer and schedule, augmentation and the tra
 hand-written `--config` file take one path. A config that lists `members` is an ensemble: each
 member is a whole config of its own, trained with one or more seeds, and the run predicts with
 the average of their probabilities.
+
+Every range and choice is stated once, on its field. The models are strict (no booleans for
+numbers, no strings for numbers; an integer is a fine float), refuse unknown keys, and are
+frozen: `replace(**changes)` gives a checked copy. Any problem is a `ConfigError` naming the
+dotted field, e.g. ``config.training.epochs: must be at least 1, got 0``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import typing
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
 
-from training.backbones import BACKBONES, FER_BACKBONE, FER_INPUT_SIZE
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
-ACTIVATIONS = ("relu", "elu", "selu", "gelu", "tanh", "swish", "leaky_relu", "linear")
-NORMALIZATIONS = ("none", "batch", "layer")
-POOLINGS = ("max", "avg", "none")
-GLOBAL_POOLINGS = ("avg", "max", "flatten")
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
-SCHEDULES = ("constant", "cosine", "plateau")
-CLASS_WEIGHTINGS = ("balanced", "none")
-INPUT_NORMS = ("per_image", "scale")
-# "none": no early stopping and no held-out subjects; every fit runs its configured epochs.
-MONITORS = ("val_loss", "val_accuracy", "none")
-HEADS = ("new", "pretrained")
+from training.backbones import BACKBONES
 
-# Allowed string values per (dataclass, field); checked on load and by `validate`.
-_CHOICES = {
-    ("ConvBlock", "activation"): ACTIVATIONS,
-    ("ConvBlock", "normalization"): NORMALIZATIONS,
-    ("ConvBlock", "pooling"): POOLINGS,
-    ("DenseLayer", "activation"): ACTIVATIONS,
-    ("DenseLayer", "normalization"): NORMALIZATIONS,
-    ("Config", "global_pooling"): GLOBAL_POOLINGS,
-    ("Config", "input_norm"): INPUT_NORMS,
-    ("Config", "backbone"): BACKBONES,
-    ("Config", "head"): HEADS,
-    ("Optimizer", "name"): OPTIMIZERS,
-    ("Optimizer", "schedule"): SCHEDULES,
-    ("Training", "class_weighting"): CLASS_WEIGHTINGS,
-    ("Training", "monitor"): MONITORS,
-}
+Activation = Literal["relu", "elu", "selu", "gelu", "tanh", "swish", "leaky_relu", "linear"]
+Normalization = Literal["none", "batch", "layer"]
+Pooling = Literal["max", "avg", "none"]
+Positive = Annotated[int, Field(ge=1)]
+Count = Annotated[int, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+Rate = Annotated[float, Field(gt=0, lt=1)]
+NonNegative = Annotated[float, Field(ge=0)]
 
 
 class ConfigError(ValueError):
     """A configuration file or value is wrong; the message names the offending key."""
 
 
-@dataclass
-class ConvBlock:
-    filters: int
-    kernel_size: int = 3
-    convs: int = 1  # conv layers before the pooling
-    activation: str = "relu"
-    normalization: str = "batch"
-    pooling: str = "max"
-    dropout: float = 0.0
+class _Block(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    where: ClassVar[str] = "config"  # how messages name this block when it is built alone
+
+    def replace(self, **changes: Any):
+        """A checked copy with `changes` (a ConfigError names a bad one)."""
+        return checked(type(self), {**dict(self), **changes}, self.where)
+
+    def to_dict(self) -> dict:
+        return self.model_dump()
 
 
-@dataclass
-class DenseLayer:
-    units: int
-    activation: str = "relu"
-    normalization: str = "none"
-    dropout: float = 0.0
+class ConvBlock(_Block):
+    where: ClassVar[str] = "conv_block"
+    filters: Positive
+    kernel_size: Positive = 3
+    convs: Positive = 1  # conv layers before the pooling
+    activation: Activation = "relu"
+    normalization: Normalization = "batch"
+    pooling: Pooling = "max"
+    dropout: Fraction = 0.0
 
 
-@dataclass
-class Augmentation:
+class DenseLayer(_Block):
+    where: ClassVar[str] = "dense_layer"
+    units: Positive
+    activation: Activation = "relu"
+    normalization: Normalization = "none"
+    dropout: Fraction = 0.0
+
+
+class Augmentation(_Block):
+    where: ClassVar[str] = "augmentation"
     flip: bool = True  # faces are close to mirror-symmetric; expressions are too
-    rotation_deg: float = 10.0
-    zoom: float = 0.1
-    translation: float = 0.08
-    contrast: float = 0.2
-    brightness: float = 0.15
+    rotation_deg: NonNegative = 10.0
+    zoom: NonNegative = 0.1
+    translation: NonNegative = 0.08
+    contrast: NonNegative = 0.2
+    brightness: NonNegative = 0.15
 
 
-@dataclass
-class Optimizer:
-    name: str = "adamw"
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-4
-    schedule: str = "cosine"
-    warmup_epochs: int = 2
+class Optimizer(_Block):
+    where: ClassVar[str] = "optimizer"
+    name: Literal["adam", "adamw", "sgd", "rmsprop", "nadam"] = "adamw"
+    learning_rate: Rate = 1e-3
+    weight_decay: NonNegative = 1e-4
+    schedule: Literal["constant", "cosine", "plateau"] = "cosine"
+    warmup_epochs: Count = 2
 
 
-@dataclass
-class Training:
-    batch_size: int = 32
-    epochs: int = 40
-    patience: int = 12
-    monitor: str = "val_loss"
-    label_smoothing: float = 0.1
-    class_weighting: str = "balanced"
-    validation_fraction: float = 0.15  # share of training subjects held out for early stopping
+class Training(_Block):
+    where: ClassVar[str] = "training"
+    batch_size: Positive = 32
+    epochs: Positive = 40
+    patience: Positive = 12
+    # "none": no early stopping and no held-out subjects; every fit runs its configured epochs.
+    monitor: Literal["val_loss", "val_accuracy", "none"] = "val_loss"
+    label_smoothing: Fraction = 0.1
+    class_weighting: Literal["balanced", "none"] = "balanced"
+    # share of training subjects held out for early stopping
+    validation_fraction: Annotated[float, Field(gt=0, lt=0.5)] = 0.15
 
 
-@dataclass
-class FineTune:
+class FineTune(_Block):
     """How a pretrained backbone is adapted: first the new head alone, then every layer at
     the optimizer's (smaller) learning rate and schedule."""
 
-    head_epochs: int = 6  # epochs with the backbone frozen; 0 starts fine-tuning at once
-    head_learning_rate: float = 1e-2
+    where: ClassVar[str] = "finetune"
+    head_epochs: Count = 6  # epochs with the backbone frozen; 0 starts fine-tuning at once
+    head_learning_rate: Rate = 1e-2
     # Keep the backbone's BatchNorm statistics from FER2013 (Keras's transfer-learning
     # advice): re-estimating them from a few hundred lab faces a batch at a time is noisy.
     freeze_batchnorm: bool = True
 
 
-@dataclass
-class Member:
+def _rule(field: str, message: str) -> PydanticCustomError:
+    """A cross-field problem, reported at `field` (a dotted path inside the model)."""
+    return PydanticCustomError("config_rule", "{message}", {"field": field, "message": message})
+
+
+class Member(_Block):
     """One model of an ensemble: a whole config, trained once per seed."""
 
+    where: ClassVar[str] = "member"
     config: Config
-    seeds: int = 1
+    seeds: Positive = 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_network(cls, data: Any) -> Any:
+        config = data.get("config") if isinstance(data, dict) else None
+        members = (config.get("members") if isinstance(config, dict)
+                   else getattr(config, "members", None))
+        if members:
+            raise _rule("config", "an ensemble member cannot be an ensemble")
+        return data
 
 
-@dataclass
-class Config:
+class Config(_Block):
     name: str = "custom"
-    input_size: int = 48
-    channels: int = 1
+    input_size: Annotated[int, Field(ge=8)] = 48
+    channels: int = 1  # 1 (grayscale) or 3 (RGB); checked below (a Literal would take True)
     # per_image: each face to zero mean, unit variance (skin tone and lighting drop out);
     # scale: pixels to [-1, 1] only.
-    input_norm: str = "per_image"
+    input_norm: Literal["per_image", "scale"] = "per_image"
     # "none": the conv blocks below, trained from scratch; a pretrained backbone replaces them.
-    backbone: str = "none"
+    backbone: Literal[BACKBONES] = "none"
     # "new": a fresh classifier for the export's labels, trained. "pretrained": the backbone's
     # own classifier, its classes mapped onto the export's labels by name, nothing trained
     # (a zero-shot member that keeps what FER2013's 35k in-the-wild faces taught it).
-    head: str = "new"
-    conv_blocks: list[ConvBlock] = field(default_factory=list)
-    global_pooling: str = "avg"
-    dense_layers: list[DenseLayer] = field(default_factory=list)
-    head_dropout: float = 0.0  # dropout right before the output layer
-    optimizer: Optimizer = field(default_factory=Optimizer)
-    training: Training = field(default_factory=Training)
-    augmentation: Augmentation = field(default_factory=Augmentation)
-    finetune: FineTune = field(default_factory=FineTune)
-    members: list[Member] = field(default_factory=list)  # non-empty: an ensemble
+    head: Literal["new", "pretrained"] = "new"
+    conv_blocks: list[ConvBlock] = Field(default_factory=list)
+    global_pooling: Literal["avg", "max", "flatten"] = "avg"
+    dense_layers: list[DenseLayer] = Field(default_factory=list)
+    head_dropout: Fraction = 0.0  # dropout right before the output layer
+    optimizer: Optimizer = Field(default_factory=Optimizer)
+    training: Training = Field(default_factory=Training)
+    augmentation: Augmentation = Field(default_factory=Augmentation)
+    finetune: FineTune = Field(default_factory=FineTune)
+    members: list[Member] = Field(default_factory=list)  # non-empty: an ensemble
 
     @property
     def is_ensemble(self) -> bool:
@@ -154,134 +169,153 @@ class Config:
         """False for a zero-shot model (the backbone's own head): it is used as shipped."""
         return self.head == "new"
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
 
-    def replace(self, **changes) -> Config:
-        return dataclasses.replace(self, **changes)
-
     def with_epochs(self, epochs: int) -> Config:
         """The same config trained for `epochs` (every member's, for an ensemble)."""
-        members = [dataclasses.replace(m, config=m.config.with_epochs(epochs))
-                   for m in self.members]
-        return self.replace(training=dataclasses.replace(self.training, epochs=epochs),
-                            members=members)
+        members = [m.replace(config=m.config.with_epochs(epochs)) for m in self.members]
+        return self.replace(training=self.training.replace(epochs=epochs), members=members)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        if self.channels not in (1, 3):
+            raise _rule("channels", f"must be 1 (grayscale) or 3 (RGB), got {self.channels}")
+        if self.members:
+            for i, member in enumerate(self.members):
+                if member.config.channels != self.channels:
+                    raise _rule(f"members[{i}].config.channels",
+                                f"every member must take the ensemble's {self.channels} "
+                                f"channel(s), got {member.config.channels}")
+        elif self.backbone != "none":
+            self._check_backbone()
+        else:
+            self._check_conv_blocks()
+        return self
+
+    def _check_backbone(self) -> None:
+        if self.conv_blocks:
+            raise _rule("conv_blocks", f"must be empty with backbone {self.backbone!r} "
+                                       "(the backbone replaces them)")
+        if self.channels != 1:
+            raise _rule("channels", f"backbone {self.backbone!r} takes grayscale faces "
+                                    f"(1 channel), got {self.channels}")
+        if self.input_size < 32:
+            raise _rule("input_size", f"backbone {self.backbone!r} needs at least 32 px, "
+                                      f"got {self.input_size}")
+
+    def _check_conv_blocks(self) -> None:
+        if self.head == "pretrained":
+            raise _rule("head", "'pretrained' keeps a backbone's own classifier, but "
+                                "backbone is 'none'")
+        if not self.conv_blocks:
+            raise _rule("conv_blocks", "at least one conv block is needed")
+        size = self.input_size
+        for i, block in enumerate(self.conv_blocks):
+            size //= 2 if block.pooling != "none" else 1
+            if size < 1:
+                raise _rule(f"conv_blocks[{i}]", f"too many pooling blocks for input_size "
+                            f"{self.input_size} (feature map shrinks to nothing)")
 
 
-def preset(name: str) -> Config:
-    """A named, ready-made config (a fresh copy each call)."""
-    if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    return PRESETS[name]()
+Member.model_rebuild()
 
 
-def _baseline() -> Config:
-    # The original team's first model: a plain small CNN, no normalisation, no augmentation,
-    # no class weighting, constant Adam. Kept as the reference the default must beat.
-    return Config(
-        name="baseline",
-        input_size=48,
-        channels=1,
-        input_norm="scale",
-        conv_blocks=[
-            ConvBlock(32, normalization="none"),
-            ConvBlock(64, normalization="none"),
-        ],
-        global_pooling="flatten",
-        dense_layers=[DenseLayer(128, dropout=0.5)],
-        optimizer=Optimizer(name="adam", learning_rate=1e-3, weight_decay=0.0,
-                            schedule="constant", warmup_epochs=0),
-        training=Training(batch_size=32, epochs=30, patience=8, monitor="val_loss",
-                          label_smoothing=0.0, class_weighting="none"),
-        augmentation=Augmentation(flip=False, rotation_deg=0, zoom=0, translation=0,
-                                  contrast=0, brightness=0),
-    )
+# --- errors naming the field ----------------------------------------------------------------
+
+def checked(model: type[_Block], data: Any, where: str = "config"):
+    """`model` validated from plain data (or a dict of field values); a ConfigError naming
+    the dotted field of the first problem otherwise."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, model, where)) from None
 
 
-def _scratch() -> Config:
-    # The best model without FER2013-derived weights, for users who cannot accept FER2013's
-    # terms. Reasons for every choice are in training/README.md ("Presets, and why").
-    return Config(
-        name="scratch",
-        input_size=48,
-        channels=1,
-        input_norm="per_image",
-        conv_blocks=[
-            ConvBlock(32, activation="relu", dropout=0.0),
-            ConvBlock(64, activation="relu", dropout=0.1),
-            ConvBlock(128, activation="relu", dropout=0.2),
-        ],
-        global_pooling="flatten",
-        dense_layers=[DenseLayer(128, activation="elu", normalization="batch", dropout=0.5)],
-        optimizer=Optimizer(name="adamw", learning_rate=1e-3, weight_decay=1e-4,
-                            schedule="cosine", warmup_epochs=1),
-        # Fixed epochs on every training subject: early stopping on the 5-12 subjects one can
-        # hold out was erratic and costs those subjects' images (training/README.md).
-        training=Training(batch_size=32, epochs=24, patience=10, monitor="none",
-                          label_smoothing=0.05, class_weighting="balanced"),
-        augmentation=Augmentation(flip=True, rotation_deg=5, zoom=0.05, translation=0.05,
-                                  contrast=0.0, brightness=0.0),
-    )
+def describe(exc: ValidationError, model: type[BaseModel], where: str) -> str:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = list(first["loc"])
+    if first["type"] == "config_rule":
+        loc += [first["ctx"]["field"]]
+    path = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return f"{path}: {_problem(first, model)}{more}"
 
 
-def _pretrained() -> Config:
-    # FER2013's mini-Xception, its head replaced: a few head-only epochs at a high rate, then
-    # every layer at a smaller one with cosine decay. The rates and head dropout are what
-    # `onset tune` found on real CK+ (training/README.md, "Presets, and why"): they beat the
-    # first settings (3e-4 for 18 epochs, dropout 0.3) on every seed measured.
-    return Config(
-        name="pretrained",
-        input_size=FER_INPUT_SIZE,
-        channels=1,
-        input_norm="scale",  # what the backbone was trained on: pixels to [-1, 1]
-        backbone=FER_BACKBONE,
-        global_pooling="avg",
-        head_dropout=0.1,
-        optimizer=Optimizer(name="adam", learning_rate=1.76e-3, weight_decay=0.0,
-                            schedule="cosine", warmup_epochs=0),
-        training=Training(batch_size=32, epochs=24, patience=10, monitor="none",
-                          label_smoothing=0.05, class_weighting="balanced"),
-        augmentation=Augmentation(flip=True, rotation_deg=5, zoom=0.05, translation=0.05,
-                                  contrast=0.0, brightness=0.0),
-        finetune=FineTune(head_epochs=6, head_learning_rate=7.45e-3),
-    )
+_TYPES = {"int_type": "an integer", "float_type": "a number", "bool_type": "true/false",
+          "string_type": "a string", "list_type": "a list", "model_type": "an object",
+          "dict_type": "an object", "model_attributes_type": "an object"}
 
 
-def _zero_shot() -> Config:
-    # FER2013's model exactly as shipped, its classes renamed to CK+'s (it has no contempt).
-    return _pretrained().replace(name="zero-shot", head="pretrained", head_dropout=0.0)
+def _problem(error: dict, model: type[BaseModel]) -> str:
+    kind, loc, value = error["type"], error["loc"], error.get("input")
+    if kind == "config_rule":
+        return error["ctx"]["message"]
+    if kind == "extra_forbidden":
+        owner = _model_at(model, loc[:-1])
+        allowed = f"; allowed: {sorted(owner.model_fields)}" if owner else ""
+        return f"unknown key{allowed}"
+    if kind == "missing":
+        return "missing required key"
+    if kind == "literal_error":
+        return f"unknown value {value!r}; choose one of {error['ctx']['expected']}"
+    if kind in _TYPES:
+        return f"expected {_TYPES[kind]}, got {value!r}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return f"{_range(_field_at(model, loc))}, got {value!r}"
+    return f"{error['msg'][0].lower()}{error['msg'][1:]}"
 
 
-def _default() -> Config:
-    # The trained members' errors differ, so their averaged probabilities beat either alone;
-    # the zero-shot member keeps what FER2013's photos of people taught the backbone, which
-    # fine-tuning on lab faces alone partly forgets (training/README.md, "Presets, and why").
-    return Config(name="default", input_size=FER_INPUT_SIZE, channels=1,
-                  members=[Member(_scratch()), Member(_pretrained()), Member(_zero_shot())])
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
 
 
-PRESETS = {"baseline": _baseline, "scratch": _scratch, "pretrained": _pretrained,
-           "zero-shot": _zero_shot, "default": _default}
-# One line each, for the admin form and `--help`; the default first.
-PRESET_DESCRIPTIONS = {
-    "default": "best measured: ensemble of scratch, pretrained and zero-shot",
-    "pretrained": "FER2013's mini-Xception, fine-tuned",
-    "zero-shot": "FER2013's model as shipped, nothing trained",
-    "scratch": "best without FER2013-derived weights",
-    "baseline": "a plain small CNN",
-}
+def _field_at(model: type[BaseModel] | None, loc) -> Any:
+    info = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if model is None or part not in model.model_fields:
+            return None
+        info = model.model_fields[part]
+        model = _model_in(info.annotation)
+    return info
 
 
-# --- strict loading -------------------------------------------------------------------------
+def _model_at(model: type[BaseModel], loc) -> type[BaseModel] | None:
+    if not loc:
+        return model
+    info = _field_at(model, loc)
+    return _model_in(info.annotation) if info else None
 
-def from_dict(data: dict, where: str = "config") -> Config:
+
+def _range(info: Any) -> str:
+    """"must be in [0, 1)" and the like, from the field's constraints."""
+    bounds = {}
+    for constraint in (info.metadata if info else []):
+        kind = type(constraint).__name__.lower()
+        if kind in ("ge", "gt", "le", "lt"):
+            bounds[kind] = getattr(constraint, kind)
+    low = ("[", bounds["ge"]) if "ge" in bounds else ("(", bounds.get("gt"))
+    high = (bounds["le"], "]") if "le" in bounds else (bounds.get("lt"), ")")
+    if low[1] is not None and high[0] is not None:
+        return f"must be in {low[0]}{low[1]}, {high[0]}{high[1]}"
+    if low[1] is not None:
+        return f"must be at least {low[1]}" if low[0] == "[" else f"must be above {low[1]}"
+    return f"must be at most {high[0]}" if high[1] == "]" else f"must be below {high[0]}"
+
+
+# --- loading and saving ----------------------------------------------------------------------
+
+def from_dict(data: Any, where: str = "config") -> Config:
     """Build a Config from plain JSON data; unknown keys and bad values raise ConfigError."""
-    config = _build(Config, data, where)
-    validate(config)
-    return config
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected an object, got {type(data).__name__}")
+    return checked(Config, data, where)
 
 
 def load(path: str | Path) -> Config:
@@ -305,171 +339,10 @@ def save(config: Config, path: str | Path) -> None:
     Path(path).write_text(config.to_json() + "\n")
 
 
-def _build(cls, data, where: str):
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected an object, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(names)}")
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in data:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ConfigError(f"{where}: missing required key {f.name!r}")
-            continue
-        kwargs[f.name] = _coerce(hints[f.name], data[f.name], f"{where}.{f.name}")
-    return cls(**kwargs)
+def __getattr__(name: str) -> Any:
+    # The presets build Configs, so they live in their own module, loaded on first use.
+    if name in ("preset", "PRESETS", "PRESET_DESCRIPTIONS"):
+        from training import presets
 
-
-def _coerce(hint, value, where: str):
-    origin = typing.get_origin(hint)
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
-        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not (isinstance(value, int)
-                                           or isinstance(value, float) and value.is_integer()):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return int(value)
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise ConfigError(f"{where}: unsupported type {hint}")  # pragma: no cover - schema bug
-
-
-def validate(config: Config, where: str = "config") -> None:
-    """Range and choice checks, naming the key path of the first problem."""
-    try:
-        _check_choices(config, where)
-        if config.is_ensemble:
-            _validate_ensemble(config, where)
-        else:
-            _validate_model(config)
-    except ConfigError as exc:
-        if where == "config":
-            raise
-        # Member configs are checked with the same rules; the message names the member.
-        raise ConfigError(str(exc).replace("config.", f"{where}.", 1)) from None
-
-
-def _validate_ensemble(config: Config, where: str) -> None:
-    if config.channels not in (1, 3):
-        raise ConfigError(f"{where}.channels: must be 1 (grayscale) or 3 (RGB), "
-                          f"got {config.channels}")
-    if config.input_size < 8:
-        raise ConfigError(f"{where}.input_size: must be at least 8, got {config.input_size}")
-    for i, member in enumerate(config.members):
-        path = f"{where}.members[{i}]"
-        _positive(member.seeds, f"{path}.seeds")
-        if member.config.is_ensemble:
-            raise ConfigError(f"{path}.config: an ensemble member cannot be an ensemble")
-        if member.config.channels != config.channels:
-            raise ConfigError(f"{path}.config.channels: every member must take the "
-                              f"ensemble's {config.channels} channel(s), got "
-                              f"{member.config.channels}")
-        validate(member.config, f"{path}.config")
-
-
-def _validate_model(config: Config) -> None:
-    if config.input_size < 8:
-        raise ConfigError(f"config.input_size: must be at least 8, got {config.input_size}")
-    if config.channels not in (1, 3):
-        raise ConfigError(f"config.channels: must be 1 (grayscale) or 3 (RGB), "
-                          f"got {config.channels}")
-    _validate_network(config)
-    _fraction(config.head_dropout, "config.head_dropout")
-    _validate_fit(config)
-
-
-def _validate_network(config: Config) -> None:
-    if config.head == "pretrained" and config.backbone == "none":
-        raise ConfigError("config.head: 'pretrained' keeps a backbone's own classifier, but "
-                          "backbone is 'none'")
-    if config.backbone != "none":
-        if config.conv_blocks:
-            raise ConfigError(f"config.conv_blocks: must be empty with backbone "
-                              f"{config.backbone!r} (the backbone replaces them)")
-        if config.channels != 1:
-            raise ConfigError(f"config.channels: backbone {config.backbone!r} takes "
-                              f"grayscale faces (1 channel), got {config.channels}")
-        if config.input_size < 32:
-            raise ConfigError(f"config.input_size: backbone {config.backbone!r} needs at "
-                              f"least 32 px, got {config.input_size}")
-        return
-    if not config.conv_blocks:
-        raise ConfigError("config.conv_blocks: at least one conv block is needed")
-    size = config.input_size
-    for i, block in enumerate(config.conv_blocks):
-        where = f"config.conv_blocks[{i}]"
-        _positive(block.filters, f"{where}.filters")
-        _positive(block.kernel_size, f"{where}.kernel_size")
-        _positive(block.convs, f"{where}.convs")
-        _fraction(block.dropout, f"{where}.dropout")
-        if block.pooling != "none":
-            size //= 2
-        if size < 1:
-            raise ConfigError(f"{where}: too many pooling blocks for input_size "
-                              f"{config.input_size} (feature map shrinks to nothing)")
-    for i, layer in enumerate(config.dense_layers):
-        _positive(layer.units, f"config.dense_layers[{i}].units")
-        _fraction(layer.dropout, f"config.dense_layers[{i}].dropout")
-
-
-def _validate_fit(config: Config) -> None:
-    opt, tr, ft = config.optimizer, config.training, config.finetune
-    if not 0 < opt.learning_rate < 1:
-        raise ConfigError(f"config.optimizer.learning_rate: must be in (0, 1), "
-                          f"got {opt.learning_rate}")
-    if opt.weight_decay < 0:
-        raise ConfigError("config.optimizer.weight_decay: must be >= 0")
-    _positive(tr.batch_size, "config.training.batch_size")
-    _positive(tr.epochs, "config.training.epochs")
-    _positive(tr.patience, "config.training.patience")
-    _fraction(tr.label_smoothing, "config.training.label_smoothing")
-    if not 0 < tr.validation_fraction < 0.5:
-        raise ConfigError("config.training.validation_fraction: must be in (0, 0.5)")
-    if ft.head_epochs < 0:
-        raise ConfigError(f"config.finetune.head_epochs: must be >= 0, got {ft.head_epochs}")
-    if not 0 < ft.head_learning_rate < 1:
-        raise ConfigError(f"config.finetune.head_learning_rate: must be in (0, 1), "
-                          f"got {ft.head_learning_rate}")
-
-
-def _check_choices(obj, where: str) -> None:
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        path = f"{where}.{f.name}"
-        choices = _CHOICES.get((type(obj).__name__, f.name))
-        if choices is not None and value not in choices:
-            raise ConfigError(f"{path}: unknown value {value!r}; choose one of {list(choices)}")
-        if dataclasses.is_dataclass(value):
-            _check_choices(value, path)
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                if dataclasses.is_dataclass(item):
-                    _check_choices(item, f"{path}[{i}]")
-
-
-def _positive(value: int, where: str) -> None:
-    if value < 1:
-        raise ConfigError(f"{where}: must be a positive integer, got {value}")
-
-
-def _fraction(value: float, where: str) -> None:
-    if not 0 <= value < 1:
-        raise ConfigError(f"{where}: must be in [0, 1), got {value}")
+        return getattr(presets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from training.config import Config, ConvBlock, DenseLayer, validate
+from training.config import Config, ConvBlock, DenseLayer
 
 
 def build_model(config: Config, num_classes: int, labels: list[str] | None = None):
@@ -17,7 +17,6 @@ def build_model(config: Config, num_classes: int, labels: list[str] | None = Non
     import keras
     from keras import layers
 
-    validate(config)
     if config.is_ensemble:
         raise ValueError("build_model builds one network; train an ensemble's members "
                          "one by one and join them with build_ensemble")

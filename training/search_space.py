@@ -8,8 +8,6 @@ top of the `pretrained` preset). Both share the optimizer's and the loop's choic
 
 from __future__ import annotations
 
-import dataclasses
-
 from training.backbones import BACKBONES, FER_BACKBONE
 from training.config import Config, ConvBlock, DenseLayer, preset
 
@@ -48,10 +46,10 @@ def _finetune_from_hp(hp, epochs: int) -> Config | None:
     pretrained = preset("pretrained")
     return pretrained.replace(
         name="tuned", head_dropout=dropout,
-        optimizer=dataclasses.replace(pretrained.optimizer, learning_rate=lr),
-        training=dataclasses.replace(pretrained.training, epochs=epochs),
-        finetune=dataclasses.replace(pretrained.finetune, head_epochs=head_epochs,
-                                     head_learning_rate=head_lr))
+        optimizer=pretrained.optimizer.replace(learning_rate=lr),
+        training=pretrained.training.replace(epochs=epochs),
+        finetune=pretrained.finetune.replace(head_epochs=head_epochs,
+                                             head_learning_rate=head_lr))
 
 
 def _scratch_from_hp(hp, base: Config) -> Config | None:
@@ -60,15 +58,21 @@ def _scratch_from_hp(hp, base: Config) -> Config | None:
     trial's values) instead of silently sampled and ignored."""
     n_conv = hp.Int("conv_blocks", 2, MAX_CONV_BLOCKS, default=3)
     blocks = []
+    # Pooling must not shrink the map to nothing: deep stacks at small input sizes stop
+    # pooling in their last blocks.
+    size = base.input_size
     for i in range(1, MAX_CONV_BLOCKS + 1):
         with hp.conditional_scope("conv_blocks", list(range(i, MAX_CONV_BLOCKS + 1))):
             filters = hp.Choice(f"conv{i}_filters", FILTERS, default=min(16 * 2 ** i, 192))
             activation = hp.Choice(f"conv{i}_activation", SEARCH_ACTIVATIONS, default="relu")
             dropout = hp.Float(f"conv{i}_dropout", 0.0, 0.4, step=0.05, default=0.1)
         if n_conv is not None and i <= n_conv:
+            pooling = "none" if size < 4 else "max"
+            size = size if size < 4 else size // 2
             blocks.append(ConvBlock(filters=filters, activation=activation, dropout=dropout,
-                                    normalization="none" if activation == "selu" else "batch"))
-    pooling = hp.Choice("global_pooling", ["avg", "flatten"], default="avg")
+                                    normalization="none" if activation == "selu" else "batch",
+                                    pooling=pooling))
+    global_pooling = hp.Choice("global_pooling", ["avg", "flatten"], default="avg")
     n_dense = hp.Int("dense_layers", 0, MAX_DENSE_LAYERS, default=1)
     dense = []
     for i in range(1, MAX_DENSE_LAYERS + 1):
@@ -78,8 +82,7 @@ def _scratch_from_hp(hp, base: Config) -> Config | None:
             dropout = hp.Float(f"dense{i}_dropout", 0.0, 0.6, step=0.1, default=0.5)
         if n_dense is not None and i <= n_dense:
             dense.append(DenseLayer(units=units, activation=activation, dropout=dropout))
-    optimizer = dataclasses.replace(
-        base.optimizer,
+    optimizer = base.optimizer.replace(
         name=hp.Choice("optimizer", OPTIMIZERS, default="adamw"),
         learning_rate=hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=2e-3),
         weight_decay=hp.Choice("weight_decay", [0.0, 1e-4, 5e-4, 2e-3], default=5e-4),
@@ -87,17 +90,9 @@ def _scratch_from_hp(hp, base: Config) -> Config | None:
     batch_size = hp.Choice("batch_size", BATCH_SIZES, default=32)
     if n_conv is None:  # inactive: the pretrained branch was sampled
         return None
-    training = dataclasses.replace(base.training, batch_size=batch_size)
-    # Pooling must not shrink the map to nothing: deep stacks at small input sizes stop
-    # pooling in their last blocks.
-    size = base.input_size
-    for block in blocks:
-        if size < 4:
-            block.pooling = "none"
-        else:
-            size //= 2
-    return base.replace(name="tuned", conv_blocks=blocks, global_pooling=pooling,
-                        dense_layers=dense, optimizer=optimizer, training=training)
+    return base.replace(name="tuned", conv_blocks=blocks, global_pooling=global_pooling,
+                        dense_layers=dense, optimizer=optimizer,
+                        training=base.training.replace(batch_size=batch_size))
 
 
 def sample_config(base: Config, seed: int) -> Config:

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from training import config as config_module
 from training import data, metrics, run_files
 from training.backbones import average_members, known_labels
-from training.config import Config
+from training.config import Config, Member
 from training.fit import fit_model, head_epochs
 
 
@@ -51,7 +50,7 @@ class MemberPlan:
 
 def plan_members(config: Config) -> list[MemberPlan]:
     """A plain config is an ensemble of one; seeds multiply a member (named `name#2`, ...)."""
-    members = config.members or [config_module.Member(config)]
+    members = config.members or [Member(config=config)]
     plans, offset = [], 0
     for j, member in enumerate(members):
         for s in range(member.seeds):
@@ -74,7 +73,6 @@ def train(dataset: str | Path, config: Config, *, folds: int | None = None,
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     if epochs is not None:
         config = config.with_epochs(epochs)
-    config_module.validate(config)
     export = export or data.load_export(dataset)
     cv_folds = data.merge_folds(export.folds, folds)
     k = int(cv_folds.max()) + 1

@@ -79,9 +79,9 @@ def tiny_config():
     return config.replace(
         name="tiny",
         input_size=32,
-        conv_blocks=[ConvBlock(8), ConvBlock(16)],
+        conv_blocks=[ConvBlock(filters=8), ConvBlock(filters=16)],
         global_pooling="flatten",
-        dense_layers=[DenseLayer(16, activation="elu")],
+        dense_layers=[DenseLayer(units=16, activation="elu")],
         optimizer=Optimizer(learning_rate=3e-3, warmup_epochs=1),
         training=Training(batch_size=8, epochs=2, patience=3, validation_fraction=0.25),
     )

@@ -31,9 +31,10 @@ def test_each_layer_gets_its_own_activation_dropout_and_width():
     from training.model import build_model
 
     config = preset("scratch").replace(
-        conv_blocks=[ConvBlock(8, activation="tanh", dropout=0.2, convs=2),
-                     ConvBlock(12, activation="selu", normalization="none", dropout=0.3)],
-        dense_layers=[DenseLayer(20, activation="elu", dropout=0.4)])
+        conv_blocks=[ConvBlock(filters=8, activation="tanh", dropout=0.2, convs=2),
+                     ConvBlock(filters=12, activation="selu", normalization="none",
+                               dropout=0.3)],
+        dense_layers=[DenseLayer(units=20, activation="elu", dropout=0.4)])
     model = build_model(config, num_classes=4)
     layers = {layer.name: layer for layer in model.layers}
     assert layers["block1_conv2"].filters == 8 and layers["block2_conv1"].filters == 12

@@ -1,7 +1,6 @@
 """A real 2-fold run on tiny data: the run folder is complete and agrees with itself."""
 
 import csv
-import dataclasses
 import json
 import subprocess
 import sys
@@ -104,8 +103,7 @@ def test_saved_model_predicts_from_raw_pixels_in_a_fresh_process(tiny_run):
 def test_training_learns_the_tiny_classes(tiny_export, tiny_config, tmp_path):
     from training.train import train
 
-    config = tiny_config.replace(training=dataclasses.replace(
-        tiny_config.training, epochs=8, patience=8))
+    config = tiny_config.replace(training=tiny_config.training.replace(epochs=8, patience=8))
     result = train(tiny_export, config, folds=2, out_dir=tmp_path, seed=7, verbose=0,
                    log=lambda m: None)
     # Chance is 1/3: clearly above it means real learning on subjects never seen.
@@ -131,6 +129,6 @@ def test_bad_requests_fail_before_writing_anything(tiny_export, tiny_config, tmp
         train(tiny_export, tiny_config, folds=9, out_dir=tmp_path / "a", verbose=0)
     with pytest.raises(ConfigError, match="learning_rate"):
         bad = tiny_config.replace(
-            optimizer=dataclasses.replace(tiny_config.optimizer, learning_rate=5))
+            optimizer=tiny_config.optimizer.replace(learning_rate=5))
         train(tiny_export, bad, out_dir=tmp_path / "b", verbose=0)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

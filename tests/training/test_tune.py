@@ -1,7 +1,6 @@
 """Real KerasTuner searches on tiny data: trials table, resume, time budget, best-config CV."""
 
 import csv
-import dataclasses
 import json
 import time
 
@@ -14,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def tiny_base(tiny_config):
-    return tiny_config.replace(training=dataclasses.replace(tiny_config.training, epochs=1))
+    return tiny_config.replace(training=tiny_config.training.replace(epochs=1))
 
 
 def _trials(path):
@@ -79,7 +78,7 @@ def test_the_search_covers_the_backbone_and_its_fine_tuning_rates():
 
 
 def test_hyperband_runs_within_the_trial_cap(tiny_export, tiny_base, tmp_path):
-    base = tiny_base.replace(training=dataclasses.replace(tiny_base.training, epochs=2))
+    base = tiny_base.replace(training=tiny_base.training.replace(epochs=2))
     result = tune(tiny_export, trials=2, algorithm="hyperband", out_dir=tmp_path,
                   base=base, search_only=True, verbose=0, log=lambda m: None,
                   backbones=("none",))
