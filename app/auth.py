@@ -8,6 +8,7 @@ bumps it, and a cookie from an older generation no longer signs anyone in."""
 
 import secrets
 from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.deps import get_session
 from app.models import User
+from app.services.errors import Forbidden
 from app.services.users import user_for_token
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -47,11 +49,6 @@ def _remember(request: Request, user: User) -> User:
 
 class NotAuthenticated(Exception):
     pass
-
-
-class Forbidden(Exception):
-    def __init__(self, message: str = "You do not have permission to do that."):
-        super().__init__(message)
 
 
 class CsrfRejected(Exception):
@@ -136,3 +133,9 @@ def require_admin(user: User = Depends(current_user)) -> User:
     if not user.is_admin:
         raise Forbidden("Only admins can do that.")
     return user
+
+
+# What routes declare: `user: Reviewer`, `_user: Admin`, `user: CurrentUser`.
+CurrentUser = Annotated[User, Depends(current_user)]
+Reviewer = Annotated[User, Depends(require_reviewer)]
+Admin = Annotated[User, Depends(require_admin)]

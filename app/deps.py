@@ -1,8 +1,11 @@
-"""FastAPI dependencies shared by the routers."""
+"""FastAPI dependencies shared by the routers. Routes take `session: SessionDep`; the user
+aliases (`CurrentUser`, `Reviewer`, `Admin`) sit in app/auth.py beside the checks they run,
+since app.auth depends on this module."""
 
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from app.db import session_scope
@@ -12,3 +15,6 @@ def get_session(request: Request) -> Iterator[Session]:
     """One unit of work per request: committed when the handler returns without error."""
     with session_scope(request.app.state.session_factory) as session:
         yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]

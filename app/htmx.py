@@ -5,6 +5,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from app.auth import csrf_token
+from app.nav import nav_for
+
 
 def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true" and not request.headers.get(
@@ -13,9 +16,6 @@ def is_htmx(request: Request) -> bool:
 
 def page_context(request: Request) -> dict[str, Any]:
     """What every page needs: the user, the CSRF token for forms and htmx, the nav."""
-    from app.auth import csrf_token
-    from app.main import nav_for
-
     return {"request": request, "user": getattr(request.state, "user", None),
             "csrf_token": csrf_token(request), "nav_items": nav_for(request)}
 

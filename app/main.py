@@ -4,7 +4,7 @@ import importlib
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
@@ -83,11 +83,3 @@ def _static_version() -> str:
     newest = max((p.stat().st_mtime_ns for p in Path(STATIC_DIR).rglob("*") if p.is_file()),
                  default=0)
     return format(newest % (1 << 32), "x")
-
-
-def nav_for(request: Request) -> list[dict[str, str]]:
-    user = getattr(request.state, "user", None)
-    if user is None:
-        return []
-    return [{"label": label, "url": url} for label, url, role in request.app.state.nav
-            if role != "admin" or user.is_admin]

@@ -5,12 +5,11 @@ Errors: 401 not signed in, 403 not allowed, 404 no such sequence, 409 stale vers
 says who changed it when, and holds the current row), 422 invalid value (`detail[].loc` names
 the field, as in FastAPI's own validation errors)."""
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
 
-from app.auth import require_admin, require_reviewer
-from app.deps import get_session
+from app.auth import Admin, Reviewer
+from app.deps import SessionDep
 from app.models import EMOTIONS, Annotation, Decision, User
 from app.schemas import (
     AnnotationIn,
@@ -23,19 +22,14 @@ from app.schemas import (
     StatsOut,
 )
 from app.services.review import (
-    NotAllowed,
     ReviewData,
-    ReviewError,
     ReviewInput,
-    SequenceMissing,
-    StaleVersion,
     as_utc,
     load_review,
     save_annotation,
     save_decision,
 )
 from app.services.sequence_list import (
-    FilterError,
     SequenceRow,
     list_sequences,
     parse_filters,
@@ -51,11 +45,6 @@ ERRORS = {401: {"description": "Not signed in"}, 403: {"description": "Not allow
 
 def _name(code: int | None) -> str | None:
     return EMOTIONS[code] if code is not None else None
-
-
-def _field_error(field: str, message: str, location: str = "body") -> JSONResponse:
-    return JSONResponse({"detail": [{"loc": [location, field], "msg": message,
-                                     "type": "value_error"}]}, status_code=422)
 
 
 def _summary(row: SequenceRow) -> dict:
@@ -83,7 +72,7 @@ def _annotation(row: Annotation | Decision | None) -> dict | None:
 
 @router.get("/sequences", response_model=SequenceList, responses={**ERRORS, 422: {}})
 def api_sequences(
-    request: Request,
+    request: Request, session: SessionDep, user: Reviewer,
     label: str | None = Query(None, description="effective label: name, code or 'none'"),
     status: str | None = Query(None, description="unreviewed, mine, others, disagreement, "
                                                  "excluded or decided"),
@@ -96,13 +85,9 @@ def api_sequences(
     sort: str = Query("sequence", description="sequence, label, original, status, frames, "
                                               "reviewers or onset; '-' prefix: descending"),
     page: int = Query(1, ge=1), per_page: int = Query(48, ge=1, le=200),
-    session: Session = Depends(get_session), user: User = Depends(require_reviewer),
 ):
     """Sequences matching the filters, one page at a time, in list order."""
-    try:
-        filters = parse_filters(request.query_params)
-    except FilterError as exc:
-        return _field_error(exc.field, exc.message, "query")
+    filters = parse_filters(request.query_params)
     from app.services.assist.suspects import suspects_if_needed
 
     result = list_sequences(session, user_id=user.id, filters=filters, suspects=suspects_if_needed(
@@ -132,13 +117,9 @@ def _detail(data: ReviewData, user: User) -> dict:
 
 @router.get("/sequences/{sequence_id}", response_model=SequenceDetail,
             responses={**ERRORS, 404: {"description": "No such sequence"}})
-def api_sequence(sequence_id: int, session: Session = Depends(get_session),
-                 user: User = Depends(require_reviewer)):
+def api_sequence(sequence_id: int, session: SessionDep, user: Reviewer):
     """One sequence with its frames, everyone's annotations, yours and the decision."""
-    try:
-        data = load_review(session, sequence_id=sequence_id, user_id=user.id)
-    except SequenceMissing as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+    data = load_review(session, sequence_id=sequence_id, user_id=user.id)
     return _detail(data, user)
 
 
@@ -146,20 +127,7 @@ def _write(session: Session, sequence_id: int, user: User, body: AnnotationIn, s
     data = ReviewInput(label=body.label, onset_frame=body.onset_frame,
                        apex_frame=body.apex_frame, note=body.note, exclude=body.exclude,
                        version=body.version)
-    try:
-        row = saver(session, sequence_id=sequence_id, user=user, data=data)
-    except SequenceMissing as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-    except NotAllowed as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=403)
-    except ReviewError as exc:
-        return _field_error(exc.field, exc.message)
-    except StaleVersion as exc:
-        current = exc.current and {**exc.current, "label_code": exc.current["label"],
-                                   "label": _name(exc.current["label"])}
-        return JSONResponse({"detail": str(exc), "changed_by": exc.by,
-                             "changed_at": as_utc(exc.at).isoformat() if exc.at else None,
-                             "current": current}, status_code=409)
+    row = saver(session, sequence_id=sequence_id, user=user, data=data)
     session.commit()
     return _annotation(row)
 
@@ -171,24 +139,22 @@ WRITE_RESPONSES = {**ERRORS, 404: {"description": "No such sequence"},
 
 @router.put("/sequences/{sequence_id}/annotation", response_model=AnnotationOut,
             responses=WRITE_RESPONSES)
-def api_save_annotation(sequence_id: int, body: AnnotationIn,
-                        session: Session = Depends(get_session),
-                        user: User = Depends(require_reviewer)):
+def api_save_annotation(sequence_id: int, body: AnnotationIn, session: SessionDep,
+                        user: Reviewer):
     """Save your annotation, naming the `version` you read (0 when you had none)."""
     return _write(session, sequence_id, user, body, save_annotation)
 
 
 @router.put("/sequences/{sequence_id}/decision", response_model=DecisionOut,
             responses=WRITE_RESPONSES)
-def api_save_decision(sequence_id: int, body: AnnotationIn,
-                      session: Session = Depends(get_session),
-                      user: User = Depends(require_admin)):
+def api_save_decision(sequence_id: int, body: AnnotationIn, session: SessionDep,
+                      user: Admin):
     """Admins only: record the final decision, which overrides the reviewers' majority."""
     return _write(session, sequence_id, user, body, save_decision)
 
 
 @router.get("/stats", response_model=StatsOut, responses=ERRORS)
-def api_stats(session: Session = Depends(get_session), user: User = Depends(require_reviewer)):
+def api_stats(session: SessionDep, user: Reviewer):
     """What is imported, and how far the review is."""
     progress = review_progress(session, user_id=user.id)
     return {"dataset": dataset_stats(session),
