@@ -1,7 +1,8 @@
 """Read an Onset export (folder or .zip) and turn it into per-fold `tf.data` pipelines.
 
-The export contract (DESIGN.md): `manifest.csv` (path,label,subject,sequence,frame,fold),
-`dataset.json` (format, id, labels = model output order, ...), `images/<label>/*.png`.
+The export contract (docs/design.md; names and columns: `training.contract`): `manifest.csv`
+(path,label,subject,sequence,frame,fold), `dataset.json` (format, id, labels = model output
+order, ...), `images/<label>/*.png`.
 Everything is checked up front so a wrong export fails with one message naming the problem,
 never halfway through training.
 """
@@ -18,7 +19,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-REQUIRED_COLUMNS = ("path", "label", "subject", "sequence", "frame", "fold")
+from training import contract
+from training.contract import DATASET_FILE, MANIFEST_COLUMNS, MANIFEST_FILE
+
 _IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"BM", b"GIF8")
 
 
@@ -98,10 +101,10 @@ class _ZipReader:
     def __init__(self, zf: zipfile.ZipFile, source: Path):
         self.zf = zf
         names = [n for n in zf.namelist() if not n.endswith("/")]
-        manifests = sorted((n for n in names if PurePosixPath(n).name == "manifest.csv"),
+        manifests = sorted((n for n in names if PurePosixPath(n).name == MANIFEST_FILE),
                            key=lambda n: n.count("/"))
         # Zips made by "compress this folder" nest everything under one top-level folder.
-        self.prefix = manifests[0][: -len("manifest.csv")] if manifests else ""
+        self.prefix = manifests[0][: -len(MANIFEST_FILE)] if manifests else ""
         self.names = set(names)
         self.source = source
 
@@ -117,12 +120,12 @@ class _ZipReader:
 
 
 def _load(source: Path, reader) -> Export:
-    manifest_text = reader.text("manifest.csv")
+    manifest_text = reader.text(MANIFEST_FILE)
     if manifest_text is None:
-        raise DatasetError(f"{source}: manifest.csv is missing")
-    info_text = reader.text("dataset.json")
+        raise DatasetError(f"{source}: {MANIFEST_FILE} is missing")
+    info_text = reader.text(DATASET_FILE)
     if info_text is None:
-        raise DatasetError(f"{source}: dataset.json is missing")
+        raise DatasetError(f"{source}: {DATASET_FILE} is missing")
     info = _parse_info(info_text)
     labels = info["labels"]
     rows = _parse_manifest(manifest_text, labels)
@@ -153,7 +156,7 @@ def _parse_info(text: str) -> dict:
     if not isinstance(info, dict):
         raise DatasetError("dataset.json: expected a JSON object")
     fmt = info.get("format")
-    if fmt is not None and not str(fmt).startswith("onset-dataset/"):
+    if fmt is not None and not contract.is_dataset_format(fmt):
         raise DatasetError(f"dataset.json: format {fmt!r} is not an onset-dataset export")
     labels = info.get("labels")
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
@@ -162,21 +165,24 @@ def _parse_info(text: str) -> dict:
         raise DatasetError(f"dataset.json: 'labels' has duplicates: {labels}")
     if len(labels) < 2:
         raise DatasetError(f"dataset.json: 'labels' needs at least 2 classes, got {labels}")
-    face_crop_params(info)  # a malformed image.framing fails here, not after training
+    try:  # a malformed image.framing fails here, not after training
+        contract.read_dataset_image(info)
+    except contract.ImageSpecError as exc:
+        raise DatasetError(f"dataset.json: {exc}") from None
     return info
 
 
 def _parse_manifest(text: str, labels: list[str]) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text))
     columns = [c.strip() for c in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    missing = [c for c in MANIFEST_COLUMNS if c not in columns]
     if missing:
         raise DatasetError(f"manifest.csv: missing column(s) {', '.join(missing)} "
                            f"(has: {', '.join(columns) or 'nothing'})")
     reader.fieldnames = columns
     rows, unknown = [], {}
     for line, raw in enumerate(reader, start=2):  # line 1 is the header
-        row = {k: (raw.get(k) or "").strip() for k in REQUIRED_COLUMNS}
+        row = {k: (raw.get(k) or "").strip() for k in MANIFEST_COLUMNS}
         for key in ("path", "label", "subject"):
             if not row[key]:
                 raise DatasetError(f"manifest.csv line {line}: empty '{key}'")
@@ -223,52 +229,6 @@ def _check_images(rows: list[dict], reader) -> None:
     for r in rows:
         if not reader.head(r["path"]).startswith(_IMAGE_MAGIC):
             raise DatasetError(f"{r['path']}: not a PNG/JPEG/BMP/GIF image")
-
-
-def face_crop_params(info: dict) -> dict:
-    """How the export's faces were cropped, read defensively from dataset.json's `image`.
-
-    Exporters may spell things differently (`face`/`face_source`/`source`, or
-    `policy.face` as CK+48's "precropped"; size as 96, [96, 96] or "96x96"; color as
-    "gray"/"grayscale"/"L"/"rgb"); the result uses training.faces' vocabulary: `face`,
-    `size`, `color` (gray|rgb) with None where the export did not say, `framing` (always a
-    complete `training.framing.Framing` block: the declared one; an old export's `margin`
-    and `align` as the box framing they meant; else the default, which reproduces CK+48's
-    crops), and `raw`, the original block. A malformed `framing` raises DatasetError.
-    """
-    from training.framing import FramingError, framing_of_block
-
-    image = info.get("image") if isinstance(info.get("image"), dict) else {}
-    policy = info.get("policy") if isinstance(info.get("policy"), dict) else {}
-    face = next((image[k] for k in ("face", "face_source", "source") if k in image),
-                info.get("face", policy.get("face")))
-    if isinstance(face, dict):  # {"source": "mtcnn", ...}
-        face = face.get("source")
-    color = str(image.get("color", image.get("mode", ""))).lower()
-    color = {"grayscale": "gray", "greyscale": "gray", "grey": "gray", "l": "gray",
-             "color": "rgb", "colour": "rgb"}.get(color, color)
-    try:
-        framing = framing_of_block(image)
-    except FramingError as exc:
-        raise DatasetError(f"dataset.json: image.framing: {exc}") from None
-    return {"face": face if isinstance(face, str) else None,
-            "size": _parse_size(image.get("size", info.get("size"))),
-            "color": color if color in ("gray", "rgb") else None,
-            "framing": framing.to_dict(),
-            "raw": image}
-
-
-def _parse_size(value) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)) and value > 0:
-        return int(value)
-    if isinstance(value, (list, tuple)) and value and isinstance(value[0], (int, float)):
-        return int(value[0])
-    if isinstance(value, str):
-        head = value.lower().split("x")[0].strip()
-        return int(head) if head.isdigit() else None
-    return None
 
 
 # --- folds ----------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ A framing turns a located face (eyes, mouth, box) into a square in source pixels
 
 ``align`` rotates the crop so the eyes are level. The defaults reproduce the CK+48 crops
 from MTCNN on the full CK+ frames (bench/framing.py measures it). The block written into
-dataset.json's ``image`` and a run's config.json ``face_crop`` is ``Framing.to_dict()``.
+dataset.json's ``image`` and a run's config.json ``face_crop`` is ``Framing.to_dict()``
+(`training.contract` writes and reads those blocks).
 """
 
 from __future__ import annotations
@@ -80,22 +81,6 @@ class Framing:
 
 
 DEFAULT_FRAMING = Framing()
-
-
-def framing_of_block(block: dict | None) -> Framing:
-    """The framing an ``image`` block (dataset.json) or ``face_crop`` block (config.json)
-    records: its ``framing``; else the legacy ``margin``/``align`` as a box framing; else the
-    default (pre-cropped exports such as CK+48 declare none, and the default reproduces
-    CK+48's crops). A malformed ``framing`` raises ``FramingError``."""
-    block = block if isinstance(block, dict) else {}
-    if isinstance(block.get("framing"), dict):
-        return Framing.from_dict(block["framing"])
-    if block.get("framing") is not None:
-        raise FramingError(f"framing must be an object, not {block['framing']!r}")
-    margin, align = block.get("margin"), block.get("align")
-    if isinstance(margin, (int, float)) and not isinstance(margin, bool):
-        return Framing.from_margin(margin, align if isinstance(align, bool) else True)
-    return DEFAULT_FRAMING
 
 
 def _distance(p: tuple[float, float], q: tuple[float, float]) -> float:

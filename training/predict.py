@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from training import config as config_module
+from training import contract
 from training.metrics import confusion_matrix, macro_f1, per_class
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -35,14 +36,9 @@ class Predictor:
 
     @property
     def crop_params(self):
-        from training.faces import CropParams
-        from training.framing import framing_of_block
-
-        fc = self.face_crop
-        return CropParams(
-            size=fc.get("size") or self.config.input_size,
-            color=fc.get("color") or ("gray" if self.config.channels == 1 else "rgb"),
-            framing=framing_of_block(fc))  # old runs: their margin; none declared: default
+        # Old runs: their margin; a run whose dataset declared no framing: the default.
+        return contract.read_image(self.face_crop).crop_params(
+            size=self.config.input_size, color="gray" if self.config.channels == 1 else "rgb")
 
     def faces(self, image) -> list[tuple[object, np.ndarray]]:
         """(Face, crop) for every face in the image, left to right. A photo that is itself
@@ -123,18 +119,18 @@ def load_predictor(run_dir: str | Path) -> Predictor:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise PredictError(f"run folder not found: {run_dir}")
-    for name in ("model.keras", "labels.json", "config.json"):
+    for name in (contract.MODEL_FILE, contract.LABELS_FILE, contract.CONFIG_FILE):
         if not (run_dir / name).is_file():
             raise PredictError(f"{run_dir}: {name} is missing (not a finished run folder?)")
     try:
-        labels = json.loads((run_dir / "labels.json").read_text())
-        run_config = json.loads((run_dir / "config.json").read_text())
+        labels = json.loads((run_dir / contract.LABELS_FILE).read_text())
+        run_config = json.loads((run_dir / contract.CONFIG_FILE).read_text())
         config = config_module.from_dict(run_config["config"])
     except (json.JSONDecodeError, KeyError, config_module.ConfigError) as exc:
         raise PredictError(f"{run_dir}: unreadable labels.json/config.json ({exc})") from None
     from training.model import custom_objects
 
-    model = keras.saving.load_model(run_dir / "model.keras", custom_objects=custom_objects(),
+    model = keras.saving.load_model(run_dir / contract.MODEL_FILE, custom_objects=custom_objects(),
                                     compile=False)
     outputs = model.output_shape[-1]
     if outputs != len(labels):

@@ -1,4 +1,5 @@
-"""The run folder (DESIGN.md): ids, progress.jsonl events, CSV/JSON files, console summary."""
+"""Writing the run folder (docs/design.md; file names and columns: `training.contract`): ids,
+history.csv, JSON files, out-of-fold predictions, the console summary."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-HISTORY_COLUMNS = ("fold", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
-                   "member")
+from training.contract import HISTORY_COLUMNS
 
 
 def new_run_dir(out_dir: str | Path, fingerprint: str) -> Path:
@@ -20,26 +20,6 @@ def new_run_dir(out_dir: str | Path, fingerprint: str) -> Path:
     run_dir = Path(out_dir) / f"{stamp}-{digest}"
     run_dir.mkdir(parents=True, exist_ok=False)
     return run_dir
-
-
-class Progress:
-    """Appends one JSON object per line to progress.jsonl, flushed at once so a web page
-    tailing the file sees each event as it happens."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.started = time.monotonic()
-
-    def elapsed(self) -> float:
-        return round(time.monotonic() - self.started, 3)
-
-    def emit(self, event: str, **fields) -> dict:
-        record = {"event": event, "time": datetime.now(UTC).isoformat(timespec="seconds"),
-                  "elapsed_s": self.elapsed(), **fields}
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
-            fh.flush()
-        return record
 
 
 class HistoryWriter:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training import data, metrics, run_files
+from training import contract, data, metrics, run_files
 from training.backbones import average_members, known_labels
 from training.config import Config, Member
 from training.fit import fit_model, head_epochs
@@ -81,9 +81,9 @@ def train(dataset: str | Path, config: Config, *, folds: int | None = None,
     fold_epochs = sum(p.epochs for p in plans)
 
     run_dir = run_files.new_run_dir(out_dir, config.to_json() + export.dataset_id + str(seed))
-    progress = run_files.Progress(run_dir / "progress.jsonl")
-    history = run_files.HistoryWriter(run_dir / "history.csv")
-    run_files.write_json(run_dir / "labels.json", export.labels)
+    progress = contract.ProgressWriter(run_dir / contract.PROGRESS_FILE)
+    history = run_files.HistoryWriter(run_dir / contract.HISTORY_FILE)
+    run_files.write_json(run_dir / contract.LABELS_FILE, export.labels)
     run_info = {"id": run_dir.name, "seed": seed, "folds": k, "dataset": str(dataset),
                 "members": [p.name for p in plans],
                 "created": progress.emit("start", run_id=run_dir.name, folds=k,
@@ -130,9 +130,9 @@ def train(dataset: str | Path, config: Config, *, folds: int | None = None,
         per_member = np.concatenate(member_probs, axis=1)  # (members, images, classes)
         probs = average_members(per_member, masks)
         summary = _summary(export, index, fold_ids, probs, per_member, plans, best_epochs)
-        run_files.write_predictions(run_dir / "predictions.csv", export, index, fold_ids,
+        run_files.write_predictions(run_dir / contract.PREDICTIONS_FILE, export, index, fold_ids,
                                     probs, export.labels)
-        run_files.write_json(run_dir / "metrics.json", summary)
+        run_files.write_json(run_dir / contract.METRICS_FILE, summary)
 
         final_epochs = summary["final_epochs"]
         progress.emit("final_model", epochs=final_epochs, images=len(export))
@@ -141,7 +141,7 @@ def train(dataset: str | Path, config: Config, *, folds: int | None = None,
                         zip(plans, final_epochs, strict=True) if p.config.trains)
             + " (each member's median best epoch of the folds)")
         _final_model(export, config, plans, final_epochs, masks, seed + k, reporting).save(
-            run_dir / "model.keras")
+            run_dir / contract.MODEL_FILE)
         elapsed = progress.elapsed()
         progress.emit("done", accuracy=summary["accuracy"], macro_f1=summary["macro_f1"],
                       sequence_accuracy=summary["sequence_accuracy"], run_dir=str(run_dir))
@@ -206,7 +206,7 @@ def _fit(export, plan: MemberPlan, train_idx, val_idx, seed: int, *, fold, progr
 
 def _write_config(run_dir: Path, config: Config, export: data.Export, run_info: dict) -> None:
     counts = np.bincount(export.label_index, minlength=len(export.labels))
-    run_files.write_json(run_dir / "config.json", {
+    run_files.write_json(run_dir / contract.CONFIG_FILE, {
         "config": config.to_dict(),
         "run": run_info,
         "dataset": {"id": export.dataset_id, "format": export.info.get("format"),
@@ -214,7 +214,7 @@ def _write_config(run_dir: Path, config: Config, export: data.Export, run_info: 
                     "counts": dict(zip(export.labels, counts.tolist(), strict=True)),
                     "policy": export.info.get("policy", export.info.get("selection"))},
         # predict.py crops new photos with exactly these parameters.
-        "face_crop": data.face_crop_params(export.info),
+        "face_crop": contract.read_dataset_image(export.info).to_dict(),
     })
 
 
@@ -238,6 +238,6 @@ def epoch_reporter(progress, history, fold, folds: int, epochs: int, plan: Membe
                           member=plan.name, lr=lr,
                           epoch_s=round(time.monotonic() - self.started, 3),
                           metrics={k: float(v) for k, v in logs.items()
-                                   if k in run_files.HISTORY_COLUMNS})
+                                   if k in contract.HISTORY_COLUMNS})
 
     return EpochReporter()

@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.models import DatasetSource, FaceDetection, Frame
 from training import faces as face_lib
+from training.contract import framing_for
 from training.face_track import TrackParams
 from training.faces import CropParams, DetectionParams, Face
-from training.framing import DEFAULT_FRAMING, Framing
 
 SOURCES = ("mtcnn", "landmarks")  # what can be cached; "none" (whole frame) needs no cache
 MARKER_NAME = "dataset.json"
@@ -79,17 +79,15 @@ def default_params_key(source: str) -> str:
     return params_key_for(source)
 
 
-
 def crop_params(*, size: int, color: str, margin: float | None = None) -> CropParams:
-    """Validated crop settings (``CropError`` naming the bad one). The framing is the default
-    (`training.framing`, measured on CK+48) unless a legacy ``margin`` asks for the face box
-    plus that fraction of its side on each side. Export, `onset crop` and dataset.json's
-    framing block all come from here."""
+    """Validated crop settings (``CropError`` naming the bad one). The framing is
+    `training.contract.framing_for(margin)`: the default (measured on CK+48) unless a legacy
+    ``margin`` asks for the face box plus that fraction of its side on each side; the export
+    writes the same framing into dataset.json."""
     if margin is not None and not (isinstance(margin, (int, float)) and 0 <= margin <= 2):
         raise CropError(f"crop margin must be 0..2 (a fraction of the face box), not {margin!r}")
     try:
-        framing = DEFAULT_FRAMING if margin is None else Framing.from_margin(margin)
-        return CropParams(size=size, color=color, framing=framing)
+        return CropParams(size=size, color=color, framing=framing_for(margin))
     except ValueError as exc:
         raise CropError(str(exc)) from exc
 

@@ -17,7 +17,8 @@ from app.services import crops
 from app.services.export import parse_params, run_export
 from app.services.importer import import_ckplus
 from tests.support.ckplus import SeqSpec, frame_path, write_ckplus
-from training.data import face_crop_params, load_export
+from training.contract import read_dataset_image
+from training.data import load_export
 from training.framing import DEFAULT_FRAMING, Framing
 
 pytestmark = pytest.mark.slow
@@ -42,11 +43,12 @@ def astronaut_tree(session, tmp_path):
 
 
 def predictor_for(export_path):
-    from training.config import Config
+    from training.config import preset
     from training.predict import Predictor
 
     info = load_export(export_path).info
-    return Predictor(export_path, None, ["happy", "surprise"], Config(), face_crop_params(info))
+    return Predictor(export_path, None, ["happy", "surprise"], preset("scratch"),
+                     read_dataset_image(info).to_dict())
 
 
 @pytest.mark.parametrize("margin", [None, 0.3])

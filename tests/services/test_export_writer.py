@@ -78,7 +78,8 @@ def test_no_subject_in_two_folds_or_splits(session, settings, tmp_path):
 
 
 def test_training_reads_the_folder_and_the_zip(session, settings, tmp_path):
-    from training.data import face_crop_params, load_export
+    from training.contract import read_dataset_image
+    from training.data import load_export
 
     build_dataset(session, tmp_path / "ck")
     result = export(session, settings, NONE_16)
@@ -88,7 +89,7 @@ def test_training_reads_the_folder_and_the_zip(session, settings, tmp_path):
         loaded = load_export(source)
         assert loaded.dataset_id == result.id and loaded.labels[0] == "neutral"
         assert len(loaded) == result.counts["images"]
-    assert face_crop_params(loaded.info)["size"] == 16
+    assert read_dataset_image(loaded.info).size == 16
 
 
 def test_same_curation_same_id_and_manifest(session, settings, tmp_path):

@@ -10,7 +10,6 @@ import pytest
 from training.data import (
     DatasetError,
     class_weights,
-    face_crop_params,
     load_export,
     make_dataset,
     merge_folds,
@@ -173,7 +172,12 @@ def test_balanced_class_weights():
     assert weights[2] == 1.0  # never seen in training: harmless neutral weight
 
 
-def test_face_crop_params_are_read_defensively():
+def test_old_image_blocks_are_read_in_one_place():
+    from training.contract import read_dataset_image
+
+    def face_crop_params(info):
+        return read_dataset_image(info).to_dict()
+
     old_block = {"face": "landmarks", "size": [64, 64], "color": "grayscale", "margin": 0.25}
     read = face_crop_params({"image": old_block})
     assert {k: read[k] for k in ("face", "size", "color", "raw")} == {

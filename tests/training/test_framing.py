@@ -15,14 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.data import DatasetError, face_crop_params, load_export
+from training.contract import ImageSpecError, read_dataset_image, read_image
+from training.data import DatasetError, load_export
 from training.faces import CropParams, DetectionParams, Face, crop_from_face, locate_face
 from training.framing import (
     DEFAULT_FRAMING,
     FACE_CROP_NOTE,
     Framing,
-    FramingError,
-    framing_of_block,
     looks_like_face_crop,
     placement,
 )
@@ -111,18 +110,18 @@ def test_the_legacy_margin_is_the_box_plus_margin_around_its_centre():
 def test_framing_block_round_trips_and_old_or_absent_blocks_are_read():
     block = {"face": "mtcnn", "size": 48, "color": "gray",
              "framing": Framing(side=2.5, down=0.1).to_dict()}
-    assert framing_of_block(block) == Framing(side=2.5, down=0.1)
-    assert framing_of_block(json.loads(json.dumps(block))) == Framing(side=2.5, down=0.1)
+    assert read_image(block).framing == Framing(side=2.5, down=0.1)
+    assert read_image(json.loads(json.dumps(block))).framing == Framing(side=2.5, down=0.1)
     # An export made before framings: its margin and align, as it cut its crops.
-    old = framing_of_block({"face": "landmarks", "size": 96, "margin": 0.3, "align": False})
+    old = read_image({"face": "landmarks", "size": 96, "margin": 0.3, "align": False}).framing
     assert old == Framing.from_margin(0.3, align=False)
     # Pre-cropped (CK+48's dataset.json) or nothing said: the framing that reproduces CK+48.
     ck48 = {"format": "onset-dataset/1", "labels": ["anger", "happy"],
             "policy": {"policy": "peak", "peak_frames": 3, "face": "precropped"}}
-    read = face_crop_params(ck48)
-    assert read["face"] == "precropped" and read["framing"] == DEFAULT_FRAMING.to_dict()
-    assert framing_of_block(None) == DEFAULT_FRAMING
-    assert face_crop_params({"image": block})["framing"] == block["framing"]
+    read = read_dataset_image(ck48)
+    assert read.face == "precropped" and read.framing == DEFAULT_FRAMING
+    assert read_image(None).framing == DEFAULT_FRAMING
+    assert read_dataset_image({"image": block}).to_dict()["framing"] == block["framing"]
 
 
 @pytest.mark.parametrize(("framing", "field"), [
@@ -130,8 +129,8 @@ def test_framing_block_round_trips_and_old_or_absent_blocks_are_read():
     ({"down": "low"}, "framing down"), ({"align": "yes"}, "framing align"),
     ({"zoom": 2}, "unknown framing field"), ("tight", "framing must be an object")])
 def test_a_bad_framing_block_names_the_field(framing, field):
-    with pytest.raises(FramingError, match=field):
-        framing_of_block({"framing": framing})
+    with pytest.raises(ImageSpecError, match=f"image.framing: {field}"):
+        read_image({"framing": framing})
 
 
 def test_an_export_with_a_bad_framing_fails_on_load(tmp_path):
@@ -167,10 +166,10 @@ class _Model:
 
 
 def predictor_for(face_crop: dict, labels=("anger", "happy")):
-    from training.config import Config
+    from training.config import preset
     from training.predict import Predictor
 
-    return Predictor(Path("run"), _Model(len(labels)), list(labels), Config(), face_crop)
+    return Predictor(Path("run"), _Model(len(labels)), list(labels), preset("scratch"), face_crop)
 
 
 @pytest.fixture(scope="module")

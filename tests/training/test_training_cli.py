@@ -48,9 +48,9 @@ def test_bad_config_and_arguments_exit_2(runner, tiny_export, tmp_path):
     result = runner.invoke(cli, ["train", str(tiny_export), "--config", str(tmp_path / "c.json")])
     assert result.exit_code == 2 and "config.depth: unknown key" in result.output
     result = runner.invoke(cli, ["train", str(tiny_export), "--preset", "nope"])
-    assert result.exit_code == 2 and "unknown preset 'nope'" in result.output
+    assert result.exit_code == 2 and "preset" in result.output and "'nope'" in result.output
     result = runner.invoke(cli, ["tune", str(tiny_export), "--algorithm", "grid"])
-    assert result.exit_code == 2 and "unknown --algorithm 'grid'" in result.output
+    assert result.exit_code == 2 and "algorithm" in result.output and "'grid'" in result.output
 
 
 @pytest.mark.slow

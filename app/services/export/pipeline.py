@@ -29,16 +29,9 @@ from app.services.export.selection import (
 )
 from app.services.export.snapshots import record_snapshot
 from app.services.export.splits import assign_folds, assign_split, subject_label_counts
-from app.services.export.writer import (
-    DATASET_FORMAT,
-    ImageJob,
-    Progress,
-    check_destination,
-    write_export,
-)
+from app.services.export.writer import ImageJob, Progress, check_destination, write_export
+from training.contract import DATASET_FORMAT, framing_for, image_block, manifest_columns
 
-MANIFEST_COLUMNS = ["path", "label", "subject", "sequence", "frame", "fold"]
-TAIL_COLUMNS = ["sequence_id", "source_frame_id"]
 ID_LENGTH = 16
 
 
@@ -59,16 +52,12 @@ class ExportResult:
 
 
 def image_spec(params: ExportParams) -> dict[str, Any]:
-    """dataset.json's `image`: how training's predict must crop a photo to match. `framing`
-    is `training.framing.Framing.to_dict()` of the very CropParams the crops are cut with
-    (None for whole frames)."""
-    if params.face == "none":
-        return {"face": "none", "size": params.size, "color": params.color, "framing": None}
-    from app.services.crop_cache import crop_params
-
-    crop = crop_params(size=params.size, color=params.color, margin=params.margin)
-    return {"face": params.face, "size": params.size, "color": params.color,
-            "framing": crop.framing.to_dict()}
+    """dataset.json's `image` (`training.contract.image_block`): how training's predict
+    must crop a photo to match; the framing is the one the crops are cut with (none for
+    whole frames)."""
+    framing = None if params.face == "none" else framing_for(params.margin)
+    return image_block(face=params.face, size=params.size, color=params.color,
+                       framing=framing)
 
 
 def dataset_id(rows: list[FrameRow], params: ExportParams) -> str:
@@ -157,7 +146,7 @@ def run_export(session: Session, settings: Settings, *, params: ExportParams,
     counts.update(left_out=selection.left_out, no_face=len(no_face),
                   onset_fallback=selection.onset_fallback)
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    columns = MANIFEST_COLUMNS + (["split"] if split else []) + TAIL_COLUMNS
+    columns = manifest_columns(split=split is not None)
     manifest = [_manifest_row(r, folds, split) for r in rows]
     info = {
         "format": DATASET_FORMAT, "id": export_id, "labels": labels,

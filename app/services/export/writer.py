@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.services.export.selection import ExportError, FrameRow
+from training.contract import DATASET_FILE, MANIFEST_FILE, is_dataset_format
 
 Progress = Callable[[int, int], None]
-DATASET_FORMAT = "onset-dataset/1"
 STALE_PARTIAL_S = 3600  # a partial folder this old belongs to a crashed export
 ZIP_CHUNK = 1 << 20
 
@@ -40,11 +40,11 @@ class ImageJob:
 
 
 def is_export_folder(path: Path) -> bool:
-    info = path / "dataset.json"
+    info = path / DATASET_FILE
     if not info.is_file():
         return False
     try:
-        return str(json.loads(info.read_text()).get("format", "")).startswith("onset-dataset/")
+        return is_dataset_format(json.loads(info.read_text()).get("format"))
     except (OSError, ValueError, AttributeError):
         return False
 
@@ -70,11 +70,11 @@ def write_export(dest: Path, jobs: list[ImageJob], manifest: list[dict], columns
     tmp.mkdir()
     try:
         write_images(tmp, jobs, progress=progress)
-        with open(tmp / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        with open(tmp / MANIFEST_FILE, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
             writer.writeheader()
             writer.writerows(manifest)
-        (tmp / "dataset.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        (tmp / DATASET_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         _fsync_dir(tmp)
         _move_into_place(tmp, dest)
     except BaseException:
@@ -220,7 +220,7 @@ class _ZipTail(io.RawIOBase):
 def zip_members(folder: Path) -> list[str]:
     """Relative paths (forward slashes) of an export folder's files, metadata first."""
     names = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
-    first = [n for n in ("dataset.json", "manifest.csv") if n in names]
+    first = [n for n in (DATASET_FILE, MANIFEST_FILE) if n in names]
     return first + sorted(n for n in names if n not in first)
 
 
