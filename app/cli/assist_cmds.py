@@ -47,22 +47,39 @@ def suspects_command(
 
 @cli.command("onsets")
 def onsets_command(
-    method: str = typer.Option("auto", "--method", help="Intensity signal: auto (the best "
-                               "measured that the dataset has), landmarks or crops."),
+    method: str = typer.Option("auto", "--method", help="Intensity signal: auto (per "
+                               "sequence, the best measured that it has: landmarks, then "
+                               "crops, then model), landmarks, crops or model (the run's "
+                               "probability of not-neutral)."),
+    run: str = typer.Option(None, "--run", help="The model signal's run: a run folder or a "
+                            "run id with a neutral class (default: the active model)."),
     as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
 ) -> None:
     """A suggested onset frame for every sequence, from an expression-intensity curve over
-    its frames (landmark displacement from the first frame, or the face crops' change)."""
+    its frames (landmark displacement from the first frame, the face crops' change, or the
+    model's probability of not-neutral). Each row names the method it came from.
+
+    Exit 2 on a bad option, or with --method model when the run has no neutral class.
+    """
     from app.services.assist import AssistError
     from app.services.assist.onsets import METHODS, suggest_all
 
     if method not in ("auto", *METHODS):
         fail(f"--method must be auto or one of {', '.join(METHODS)}, not {method!r}")
     config = settings()
+    if method == "model":  # the run is checked before any curve (and TensorFlow) is made
+        from app.services.assist.model_signal import neutral_run
+
+        try:
+            with db_session(config) as session:
+                neutral_run(session, config, run)
+        except AssistError as exc:
+            fail(str(exc))
     try:
         with db_session(config) as session, progress_bar(
                 "Intensity curves", enabled=not as_json) as progress:
-            suggestions = suggest_all(session, config, method=method, progress=progress)
+            suggestions = suggest_all(session, config, method=method, run=run,
+                                      progress=progress)
     except AssistError as exc:
         fail(str(exc), code=1)
     if as_json:

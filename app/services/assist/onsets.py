@@ -1,18 +1,25 @@
 """Expression-intensity curves and suggested onset frames.
 
 A CK+ sequence starts neutral and ends at the apex, so the intensity of frame f is how far
-the face has moved from frame 1, scaled so the last frames are 1. Two signals, measured on
-the demo's answer key by `bench/onsets.py` (README, "Review assistance"):
+the face has moved from frame 1, scaled so the last frames are 1. Three signals, measured
+on the demo's answer key by `bench/onsets.py` (README, "Review assistance"):
 
 - `landmarks`: CK+'s 68 points, each frame aligned to frame 1 on the rigid points (eye
   corners, nose) by a similarity transform, so head motion does not count; the mean
   displacement of all points, in units of the face's size;
 - `crops`: the eye-aligned face crops' mean absolute pixel change from frame 1 (needs a face
-  source: landmarks, else MTCNN; the crops come from the shared crop cache).
+  source: landmarks, else MTCNN; the crops come from the shared crop cache);
+- `model`: a run's probability of not-neutral, 1 - p(neutral), where the run has a neutral
+  class (`model_signal`). Normalised like the others (frame 1 -> 0, apex -> 1): a run's
+  p(neutral) is not calibrated (balanced class weights and label smoothing pull it down;
+  on the demo its neutral frames sat near 0.4), so its own 0.5 boundary put the onset at
+  frame 2 on most sequences, while the change from frame 1 finds it (bench/onsets.py).
 
 The suggested onset is the frame after the last one whose intensity is below the signal's
-threshold (THRESHOLDS; so a noisy bump early on does not count). Curves are cached per sequence in
-`$ONSET_DATA_DIR/assist/curves-<method>.json`, keyed by the frames they were made from.
+threshold (THRESHOLDS; so a noisy bump early on does not count). `auto` takes, sequence by
+sequence, the first signal in AUTO_ORDER that can be made. Curves are cached per sequence in
+`$ONSET_DATA_DIR/assist/curves-<method>.json` (the model's: `curves-model-<run>.json`),
+keyed by the frames they were made from.
 """
 
 from __future__ import annotations
@@ -33,14 +40,19 @@ from app.config import Settings
 from app.models import DatasetSource, Frame, Sequence, Subject
 from app.services.assist import AssistError
 
-METHODS = ("landmarks", "crops")
+METHODS = ("landmarks", "crops", "model")
+# Best first, as bench/onsets.py measured them on the demo's answer key (README, "Review
+# assistance"): landmarks and crops exact, the model's probability 1.3 frames off with a
+# run trained on another demo (only sequences without a usable face crop reach it).
+AUTO_ORDER = ("landmarks", "crops", "model")
 # The fraction of the apex intensity a frame must stay above, per signal; chosen on a demo
 # of another seed than the one reported (bench/onsets.py --pick: both best at 0.2 once the
-# noise floor is subtracted).
-THRESHOLDS = {"landmarks": 0.2, "crops": 0.2}
+# noise floor is subtracted; the model's taken the same, its error flat from 0.1 to 0.25).
+THRESHOLDS = {"landmarks": 0.2, "crops": 0.2, "model": 0.2}
 THRESHOLD = THRESHOLDS["landmarks"]
 RIGID = [27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45]  # nose, eye corners
 CROP_SIZE = 64
+_NO_SIGNAL = "no intensity signal for this sequence"
 Progress = Callable[[int, int], None]
 
 
@@ -154,15 +166,12 @@ def _sequences(session: Session, sequence_ids: list[int] | None = None) -> list[
     return list(out.values())
 
 
-def pick_method(session: Session, method: str = "auto") -> str:
+def method_order(method: str = "auto") -> tuple[str, ...]:
+    """The signals to try, best first: one for a named method, AUTO_ORDER for auto."""
     if method not in ("auto", *METHODS):
         raise AssistError(f"--method must be auto or one of {', '.join(METHODS)}, "
                           f"not {method!r}")
-    if method != "auto":
-        return method
-    # Landmarks measured best (bench/onsets.py); crops need no landmark files.
-    missing = session.scalar(select(Frame.id).where(Frame.landmarks_path.is_(None)).limit(1))
-    return "landmarks" if missing is None else "crops"
+    return AUTO_ORDER if method == "auto" else (method,)
 
 
 def _root(session: Session) -> Path:
@@ -172,18 +181,15 @@ def _root(session: Session) -> Path:
     return Path(source.root)
 
 
-def _curve(session: Session, settings: Settings, item: _Frames, method: str,
-           root: Path) -> tuple[np.ndarray | None, str]:
-    if method == "landmarks":
-        from training.faces import LandmarksError, read_landmarks
+def _landmark_curve(item: _Frames, root: Path) -> tuple[np.ndarray | None, str]:
+    from training.faces import LandmarksError, read_landmarks
 
-        if any(p is None for p in item.landmarks):
-            return None, "some frames have no landmark file"
-        try:
-            return landmark_curve([read_landmarks(root / p) for p in item.landmarks]), ""
-        except LandmarksError as exc:
-            return None, str(exc)
-    return _crop_curve(session, settings, item)
+    if any(p is None for p in item.landmarks):
+        return None, "some frames have no landmark file"
+    try:
+        return landmark_curve([read_landmarks(root / p) for p in item.landmarks]), ""
+    except LandmarksError as exc:
+        return None, str(exc)
 
 
 def _crop_curve(session: Session, settings: Settings, item: _Frames
@@ -247,46 +253,119 @@ class _Cache:
 
 
 def suggest(session: Session, settings: Settings | None, *,
-            sequence_ids: list[int] | None = None,
-            method: str = "auto", threshold: float | None = None, compute_crops: bool = True,
-            progress: Progress | None = None) -> list[OnsetSuggestion]:
-    """Suggestions for these sequences (all when None), in subject/sequence order.
-    Without `compute_crops` (a page view) crop curves come only from the cache: cutting
-    crops may mean running MTCNN over the sequence. Without settings (the export's
-    selection) nothing is cached and crop curves are not made."""
-    method = pick_method(session, method)
-    threshold = THRESHOLDS[method] if threshold is None else threshold
+            sequence_ids: list[int] | None = None, method: str = "auto",
+            run: str | None = None, threshold: float | None = None,
+            compute_crops: bool = True, progress: Progress | None = None
+            ) -> list[OnsetSuggestion]:
+    """Suggestions for these sequences (all when None), in subject/sequence order. `auto`
+    takes, per sequence, the first signal of AUTO_ORDER that gives a curve; `method` in
+    each suggestion says which. `run` (a run folder or id; default the active model) is
+    the model signal's. Without `compute_crops` (a page view) crop and model curves come
+    only from the cache: they may mean running MTCNN or TensorFlow. Without settings (the
+    export's selection) nothing is cached, and only landmark curves are made."""
+    order = method_order(method)
     compute_crops = compute_crops and settings is not None
     root = _root(session)
-    cache = _Cache(settings, method)
     items = _sequences(session, sequence_ids)
+    made: dict[int, tuple[str, np.ndarray | None, str]] = {}
+    for name in order:
+        todo = [i for i in items if made.get(i.sequence_id, ("", None, ""))[1] is None]
+        if not todo:
+            break
+        found = _stage(session, settings, name, todo, root, run=run, compute=compute_crops,
+                       named=len(order) == 1, progress=progress)
+        made.update({seq_id: (name, *hit) for seq_id, hit in found.items()})
     out = []
+    for item in items:
+        name, curve, note = made.get(item.sequence_id, (order[0], None, _NO_SIGNAL))
+        limit = THRESHOLDS[name] if threshold is None else threshold
+        onset = onset_from_curve(curve, limit) if curve is not None else None
+        shown = normalise(curve, limit) if curve is not None else ()
+        if curve is not None and onset is None:
+            note = "the face does not change over the sequence" if name != "model" else \
+                "the model sees no change from frame 1 to the apex"
+        out.append(OnsetSuggestion(item.sequence_id, item.subject, item.code, len(item.ids),
+                                   onset, name, tuple(float(v) for v in shown), note))
+    return out
+
+
+def _stage(session: Session, settings: Settings | None, method: str, items: list[_Frames],
+           root: Path, *, run: str | None, compute: bool, named: bool,
+           progress: Progress | None) -> dict[int, tuple[np.ndarray | None, str]]:
+    """{sequence id: (raw curve or None, note)} from one signal, cached per sequence."""
+    neutral = None
+    if method == "model":
+        neutral = _neutral_run(session, settings, run, named)
+        if neutral is None:  # auto: no run with a neutral class, so no model signal
+            return {}
+    cache = _Cache(settings, neutral.cache_name if neutral else method)
+    out, missing = {}, []
+    for item in items:
+        hit = cache.get(item)
+        if hit is None and method == "landmarks":
+            hit = _landmark_curve(item, root)
+            cache.put(item, *hit)
+        elif hit is None and not compute:
+            hit = (None, f"not computed yet: run `onset onsets --method {method}`")
+        elif hit is None:
+            missing.append(item)
+            continue
+        out[item.sequence_id] = hit
     try:
-        for done, item in enumerate(items, start=1):
-            hit = cache.get(item)
-            if hit is None and method == "crops" and not compute_crops:
-                hit = (None, "not computed yet: run `onset onsets --method crops`")
-            elif hit is None:
-                hit = _curve(session, settings, item, method, root)
-                cache.put(item, *hit)
-            curve, note = hit
-            onset = onset_from_curve(curve, threshold) if curve is not None else None
-            if curve is not None and onset is None:
-                note = "the face does not change over the sequence"
-            shown = (tuple(float(v) for v in normalise(curve, threshold))
-                     if curve is not None else ())
-            out.append(OnsetSuggestion(item.sequence_id, item.subject, item.code,
-                                       len(item.ids), onset, method, shown, note))
-            if progress and (done % 20 == 0 or done == len(items)):
-                progress(done, len(items))
+        if neutral is not None and missing:
+            computed = _model_curves(session, settings, neutral, missing, root, named,
+                                     progress)
+        else:
+            computed = {}
+            for done, item in enumerate(missing, start=1):
+                computed[item.sequence_id] = _crop_curve(session, settings, item)
+                if progress and (done % 20 == 0 or done == len(missing)):
+                    progress(done, len(missing))
+        for item in missing:
+            hit = computed[item.sequence_id]
+            if neutral is None or hit[0] is not None:  # a model that failed to load may not
+                cache.put(item, *hit)                   # fail next time
+            out[item.sequence_id] = hit
     finally:
         cache.save()
     return out
 
 
+def _model_curves(session: Session, settings: Settings, neutral, items: list[_Frames],
+                  root: Path, named: bool, progress: Progress | None
+                  ) -> dict[int, tuple[np.ndarray | None, str]]:
+    """The model's curves; under auto a run whose model cannot be loaded leaves the
+    sequences to the next signal, with the reason as their note."""
+    from app.services.assist.model_signal import model_curves
+
+    try:
+        return model_curves(session, settings, neutral, items, root, progress)
+    except AssistError as exc:
+        if named:
+            raise
+        return {item.sequence_id: (None, str(exc)) for item in items}
+
+
+def _neutral_run(session: Session, settings: Settings | None, run: str | None, named: bool):
+    """The model signal's run; None under auto when there is none (AssistError if named)."""
+    from app.services.assist.model_signal import neutral_run
+
+    if settings is None:
+        if named:
+            raise AssistError("--method model needs the app's settings (the run folders)")
+        return None
+    try:
+        return neutral_run(session, settings, run)
+    except AssistError:
+        if named:
+            raise
+        return None
+
+
 def suggest_all(session: Session, settings: Settings, *, method: str = "auto",
-                progress: Progress | None = None) -> list[OnsetSuggestion]:
-    return suggest(session, settings, method=method, progress=progress)
+                run: str | None = None, progress: Progress | None = None
+                ) -> list[OnsetSuggestion]:
+    return suggest(session, settings, method=method, run=run, progress=progress)
 
 
 def suggest_one(session: Session, settings: Settings, *, sequence_id: int,
