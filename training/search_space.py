@@ -82,7 +82,7 @@ def _scratch_from_hp(hp, base: Config) -> Config | None:
             dropout = hp.Float(f"dense{i}_dropout", 0.0, 0.6, step=0.1, default=0.5)
         if n_dense is not None and i <= n_dense:
             dense.append(DenseLayer(units=units, activation=activation, dropout=dropout))
-    optimizer = base.optimizer.replace(
+    optimizer = dict(
         name=hp.Choice("optimizer", OPTIMIZERS, default="adamw"),
         learning_rate=hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=2e-3),
         weight_decay=hp.Choice("weight_decay", [0.0, 1e-4, 5e-4, 2e-3], default=5e-4),
@@ -91,7 +91,7 @@ def _scratch_from_hp(hp, base: Config) -> Config | None:
     if n_conv is None:  # inactive: the pretrained branch was sampled
         return None
     return base.replace(name="tuned", conv_blocks=blocks, global_pooling=global_pooling,
-                        dense_layers=dense, optimizer=optimizer,
+                        dense_layers=dense, optimizer=base.optimizer.replace(**optimizer),
                         training=base.training.replace(batch_size=batch_size))
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training import data
+from training import contract, data
 from training.backbones import BACKBONES
 from training.config import Config, preset
 from training.config import save as save_config
@@ -50,10 +50,42 @@ def tune(dataset: str | Path, *, trials: int = 20, max_minutes: float | None = N
          log: Callable[[str], None] | None = None) -> TuneResult:
     """Search, write trials.csv and best_config.json, then (unless `search_only`)
     cross-validate the best config into a run folder. `backbones` limits the search (e.g.
-    `("none",)` for a model free of FER2013-derived weights)."""
+    `("none",)` for a model free of FER2013-derived weights). The tuning folder's
+    progress.jsonl gets `search_start`, one `trial` event per finished trial, `search_end`."""
     from training import train as train_module
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    _check_arguments(algorithm, trials, max_minutes, backbones)
+    # The search covers both backbones; `base` fixes the rest (an ensemble base means the
+    # scratch preset's settings: a trial is one network).
+    base = base if base is not None and not base.is_ensemble else preset("scratch")
+    if epochs is not None:
+        base = base.with_epochs(epochs)
+    export = data.load_export(dataset)
+    data.merge_folds(export.folds, folds)  # a bad --folds fails now, not after the search
+    tuning_dir = Path(out_dir) / f"{contract.TUNING_PREFIX}{_dataset_key(export)}-{algorithm}"
+    search = Search(algorithm, trials, max_minutes, seed, tuple(backbones), verbose)
+    tuner = search.run(export, base, tuning_dir, log)
+    if tuner is None:  # a distributed worker: the chief reports
+        return TuneResult(tuning_dir, 0, {}, None)
+    done = write_trials_csv(tuner.oracle, tuning_dir / contract.TRIALS_FILE)
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    best = config_from_hp(best_trial.hyperparameters, base, tuple(backbones))
+    save_config(best, tuning_dir / contract.BEST_CONFIG_FILE)
+    log(f"best trial {best_trial.trial_id}: {OBJECTIVE} {best_trial.score:.3f}; "
+        f"config in {tuning_dir / contract.BEST_CONFIG_FILE}")
+    values = dict(best_trial.hyperparameters.values)
+    if search_only:
+        return TuneResult(tuning_dir, done, values, None)
+    run = train_module.train(dataset, best, folds=folds, out_dir=out_dir, seed=seed,
+                             verbose=verbose, log=log, export=export)
+    (run.run_dir / contract.TRIALS_FILE).write_bytes(
+        (tuning_dir / contract.TRIALS_FILE).read_bytes())
+    return TuneResult(tuning_dir, done, values, run)
+
+
+def _check_arguments(algorithm: str, trials: int, max_minutes: float | None,
+                     backbones: tuple[str, ...]) -> None:
     if algorithm not in ALGORITHMS:
         raise TuneError(f"unknown --algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
     if trials < 1:
@@ -64,47 +96,79 @@ def tune(dataset: str | Path, *, trials: int = 20, max_minutes: float | None = N
     if unknown or not backbones:
         raise TuneError(f"unknown --backbone {unknown or backbones}; choose from "
                         f"{list(BACKBONES)}")
-    # The search covers both backbones; `base` fixes the rest (an ensemble base means the
-    # scratch preset's settings: a trial is one network).
-    base = base if base is not None and not base.is_ensemble else preset("scratch")
-    if epochs is not None:
-        base = base.with_epochs(epochs)
-    deadline = time.time() + 60 * max_minutes if max_minutes else None
-    export = data.load_export(dataset)
-    data.merge_folds(export.folds, folds)  # a bad --folds fails now, not after the search
-    tuning_dir = Path(out_dir) / f"tune-{_dataset_key(export)}-{algorithm}"
-    role = _distributed_role()
 
-    tuner = make_tuner(algorithm, export, base, tuning_dir, trials=trials, seed=seed,
-                       deadline=deadline, role=role, backbones=tuple(backbones))
-    train_idx, val_idx = data.split_validation(
-        export.subjects, np.arange(len(export)), TUNING_VALIDATION_FRACTION, seed)
-    log(f"tuning ({algorithm}, up to {trials} trials"
-        + (f", {max_minutes:g} min budget" if max_minutes else "") + f") in {tuning_dir}: "
-        f"{len(train_idx)} training images, {len(val_idx)} validation images from "
-        f"{len(set(export.subjects[val_idx]))} held-out subjects"
-        + (f" [distributed: {role}]" if role != "local" else ""))
-    tuner.search(export, train_idx, val_idx, epochs=base.training.epochs,
-                 deadline=deadline, seed=seed, verbose=verbose)
-    if role == "worker":
-        return TuneResult(tuning_dir, 0, {}, None)
 
-    oracle = tuner.oracle
-    done = write_trials_csv(oracle, tuning_dir / "trials.csv")
-    best_trials = oracle.get_best_trials(1)
-    if not best_trials:
-        raise TuneError(f"no trial finished in {tuning_dir} (time budget too short?)")
-    best_hp = best_trials[0].hyperparameters
-    best = config_from_hp(best_hp, base, tuple(backbones))
-    save_config(best, tuning_dir / "best_config.json")
-    log(f"best trial {best_trials[0].trial_id}: {OBJECTIVE} {best_trials[0].score:.3f}; "
-        f"config in {tuning_dir / 'best_config.json'}")
-    if search_only:
-        return TuneResult(tuning_dir, done, dict(best_hp.values), None)
-    run = train_module.train(dataset, best, folds=folds, out_dir=out_dir, seed=seed,
-                             verbose=verbose, log=log, export=export)
-    (run.run_dir / "trials.csv").write_bytes((tuning_dir / "trials.csv").read_bytes())
-    return TuneResult(tuning_dir, done, dict(best_hp.values), run)
+@dataclass
+class Search:
+    """One KerasTuner search and its progress events."""
+
+    algorithm: str
+    trials: int
+    max_minutes: float | None
+    seed: int
+    backbones: tuple[str, ...]
+    verbose: int
+
+    def run(self, export: data.Export, base: Config, tuning_dir: Path, log):
+        """Search until the trials or the budget are spent; the tuner, or None for a
+        distributed worker. Raises TuneError when no trial finished."""
+        deadline = time.time() + 60 * self.max_minutes if self.max_minutes else None
+        role = _distributed_role()
+        tuner = make_tuner(self.algorithm, export, base, tuning_dir, trials=self.trials,
+                           seed=self.seed, deadline=deadline, role=role,
+                           backbones=self.backbones)
+        train_idx, val_idx = data.split_validation(
+            export.subjects, np.arange(len(export)), TUNING_VALIDATION_FRACTION, self.seed)
+        log(f"tuning ({self.algorithm}, up to {self.trials} trials"
+            + (f", {self.max_minutes:g} min budget" if self.max_minutes else "")
+            + f") in {tuning_dir}: {len(train_idx)} training images, {len(val_idx)} "
+            f"validation images from {len(set(export.subjects[val_idx]))} held-out subjects"
+            + (f" [distributed: {role}]" if role != "local" else ""))
+        tuning_dir.mkdir(parents=True, exist_ok=True)
+        progress = contract.ProgressWriter(tuning_dir / contract.PROGRESS_FILE)
+        ended = _ended_trials(tuner.oracle) if role != "worker" else []
+        tuner.report = TrialReporter(progress, self.trials, ended)
+        progress.emit("search_start", algorithm=self.algorithm, trials=self.trials,
+                      max_minutes=self.max_minutes, finished=len(ended),
+                      best=tuner.report.best)
+        try:
+            tuner.search(export, train_idx, val_idx, epochs=base.training.epochs,
+                         deadline=deadline, seed=self.seed, verbose=self.verbose)
+            if role == "worker":
+                return None
+            if not tuner.oracle.get_best_trials(1):
+                raise TuneError(f"no trial finished in {tuning_dir} (time budget too short?)")
+        except BaseException as exc:
+            progress.emit("failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        progress.emit("search_end", finished=tuner.report.finished, best=tuner.report.best)
+        return tuner
+
+
+ENDED = ("COMPLETED", "INVALID", "FAILED")
+
+
+def _ended_trials(oracle) -> list:
+    return [t for t in oracle.trials.values() if str(t.status) in ENDED]
+
+
+class TrialReporter:
+    """Called by the tuner as each trial ends: one `trial` event (its number among the
+    ended trials, of the planned total, its score and the best so far)."""
+
+    def __init__(self, progress: contract.ProgressWriter, planned: int, ended: list):
+        self.progress, self.planned, self.finished = progress, planned, len(ended)
+        scores = [t.score for t in ended if t.score is not None]
+        self.best = float(max(scores)) if scores else None
+
+    def __call__(self, trial) -> None:
+        self.finished += 1
+        score = None if trial.score is None else float(trial.score)
+        if score is not None and (self.best is None or score > self.best):
+            self.best = score
+        self.progress.emit("trial", trial=self.finished, trials=self.planned,
+                           trial_id=str(trial.trial_id), status=str(trial.status),
+                           score=score, best=self.best)
 
 
 def _dataset_key(export: data.Export) -> str:
@@ -141,8 +205,24 @@ def make_tuner(algorithm: str, export: data.Export, base: Config, tuning_dir: Pa
     # Helpers keep their checkpoints apart; the chief owns the shared state (oracle.json).
     project = "search" if role != "worker" else f"worker-{os.environ['KERASTUNER_TUNER_ID']}"
     tuner_class = _hyperband_tuner() if algorithm == "hyperband" else keras_tuner.Tuner
-    return tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(tuning_dir),
-                       project_name=project, overwrite=False)
+    return _reporting(tuner_class)(oracle=oracle, hypermodel=hypermodel,
+                                   directory=str(tuning_dir), project_name=project,
+                                   overwrite=False)
+
+
+def _reporting(tuner_class):
+    """The tuner class, calling its `report` (a `TrialReporter`) as each trial ends."""
+
+    class ReportingTuner(tuner_class):
+        report: Callable | None = None
+
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)  # the oracle records the trial's status and score
+            if self.report is not None:
+                self.report(trial)
+
+    ReportingTuner.__name__ = f"Reporting{tuner_class.__name__}"
+    return ReportingTuner
 
 
 def _deadline(oracle_class):

@@ -3,7 +3,6 @@
 import json
 import os
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -74,16 +73,11 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Any]:
 
 
 def _progress_file_writer(stage: str):
+    """`progress` events in the one progress schema (`training.contract.ProgressWriter`)."""
+    from training.contract import ProgressWriter
+
     path = os.environ.get("ONSET_PROGRESS_FILE")
-    last = [0.0]
-
-    def write(done: int, total: int) -> None:
-        now = time.time()
-        if not path or (now - last[0] < 0.5 and done < total):
-            return  # at most two lines a second, plus the last one
-        last[0] = now
-        with open(path, "a") as fh:
-            fh.write(json.dumps({"event": "progress", "stage": stage, "done": done,
-                                 "total": total, "time": now}) + "\n")
-
-    return write
+    if not path:
+        return lambda done, total: None
+    writer = ProgressWriter(path)
+    return lambda done, total: writer.step(stage, done, total)

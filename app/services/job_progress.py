@@ -1,15 +1,18 @@
-"""What a job has done so far, read from the progress files its command writes: the run
-folder's progress.jsonl (train, tune) or the CLI's generic progress lines (export, crop)."""
+"""What a job has done so far, read from the progress files its command writes, all in
+`training.contract`'s one event schema: a run folder's progress.jsonl (train, and tune's
+cross-validation of the best config), a tuning folder's (tune's search: its `trial` events)
+or the job folder's (export, crop: the CLI progress bar's `progress` events)."""
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from app.config import Settings
-from app.models import Job, utcnow
+from app.models import Job
 from app.services.jobs import job_dir, read_progress
+from training.contract import PROGRESS_FILE, TUNING_PREFIX
 
 LOG_TAIL_BYTES = 16_000
 
@@ -49,9 +52,15 @@ def duration_text(seconds: float) -> str:
 
 
 def run_progress_file(settings: Settings, job: Job) -> Path | None:
-    runs = job_dir(settings, job.id) / "runs"
-    found = sorted(runs.glob("*/progress.jsonl")) if runs.is_dir() else []
+    """The progress file of the job's (latest) run folder; tuning folders are not runs."""
+    found = [p for p in _progress_files(settings, job) if not p.parent.name.startswith(
+        TUNING_PREFIX)]
     return found[-1] if found else None
+
+
+def _progress_files(settings: Settings, job: Job) -> list[Path]:
+    runs = job_dir(settings, job.id) / "runs"
+    return sorted(runs.glob(f"*/{PROGRESS_FILE}")) if runs.is_dir() else []
 
 
 def job_progress(settings: Settings, job: Job) -> JobProgress:
@@ -59,9 +68,11 @@ def job_progress(settings: Settings, job: Job) -> JobProgress:
         path = run_progress_file(settings, job)
         progress = _training_progress(read_progress(path) if path else [])
         if job.kind == "tune":
-            _add_search_progress(progress, settings, job)
+            tuning = [p for p in _progress_files(settings, job)
+                      if p.parent.name.startswith(TUNING_PREFIX)]
+            _add_search_progress(progress, read_progress(tuning[-1]) if tuning else [])
     else:
-        progress = _cli_progress(read_progress(job_dir(settings, job.id) / "progress.jsonl"))
+        progress = _cli_progress(read_progress(job_dir(settings, job.id) / PROGRESS_FILE))
     if job.status == "succeeded":
         progress.fraction, progress.eta_s = 1.0, 0.0
     elif job.status != "running":
@@ -96,8 +107,6 @@ def _training_progress(events: list[dict[str, Any]]) -> JobProgress:
             progress.fold_accuracy.append(float(event.get("accuracy", 0.0)))
         elif kind == "final_model":
             progress.stage = "final model on all data"
-        elif kind == "trial":
-            progress.stage = f"tuning: trial {event.get('trial')}"
         elif kind in ("done", "failed"):
             progress.stage = "finished" if kind == "done" else "failed"
             progress.result = {k: v for k, v in event.items() if k not in ("event", "time")}
@@ -124,39 +133,35 @@ def _training_fraction(progress: JobProgress, final_epochs: int) -> float | None
     return round(min(done / total, 0.99), 4)
 
 
-def _add_search_progress(progress: JobProgress, settings: Settings, job: Job) -> None:
-    """A tune job searches first (KerasTuner's trial folders), then cross-validates the best
-    config like a train job: the search fills the first half of the bar, the CV the rest."""
-    trials = sorted((job_dir(settings, job.id) / "runs").glob("tune-*/*/trial_*/trial.json"))
-    planned = int(job.params.get("trials") or 0)
-    finished = sum(1 for t in trials if _trial_status(t) in ("COMPLETED", "INVALID", "FAILED"))
+def _add_search_progress(progress: JobProgress, events: list[dict[str, Any]]) -> None:
+    """A tune job searches first (its `trial` events), then cross-validates the best config
+    like a train job: the search fills the first half of the bar, the CV the rest."""
     if progress.folds:  # the cross-validation of the winner has started
         progress.fraction = round(0.5 + (progress.fraction or 0) / 2, 4)
         if progress.stage and progress.stage not in ("finished", "failed"):
             progress.stage = f"best config: {progress.stage}"
         return
-    progress.stage = (f"tuning: trial {min(len(trials), planned or len(trials))}"
-                      f"{f' of {planned}' if planned else ''} ({finished} finished)"
-                      if trials else "tuning: starting the search")
-    budget_s = 60 * float(job.params.get("max_minutes") or 0)
-    elapsed = ((utcnow() - _aware(job.started_at)).total_seconds()
-               if job.started_at else 0.0)
+    starts = [i for i, e in enumerate(events) if e.get("event") == "search_start"]
+    if not starts:
+        progress.stage = "tuning: starting the search"
+        return
+    start, events = events[starts[-1]], events[starts[-1]:]  # a resumed search starts again
+    planned = int(start.get("trials") or 0)
+    trials = [e for e in events if e.get("event") == "trial"]
+    finished = int(trials[-1]["trial"] if trials else start.get("finished") or 0)
+    best = trials[-1].get("best") if trials else start.get("best")
+    best_text = f", best val. accuracy {best:.1%}" if isinstance(best, (int, float)) else ""
+    if events[-1].get("event") == "search_end":
+        progress.stage = f"tuning: search done, {finished} trials{best_text}"
+    else:
+        progress.stage = (f"tuning: trial {min(finished + 1, planned or finished + 1)}"
+                          f"{f' of {planned}' if planned else ''} ({finished} finished"
+                          f"{best_text})")
+    budget_s = 60 * float(start.get("max_minutes") or 0)
+    begun = _timestamp(start.get("time"))
+    elapsed = time.time() - begun if begun else 0.0
     shares = [finished / planned if planned else 0.0, elapsed / budget_s if budget_s else 0.0]
     progress.fraction = round(min(max(shares), 1.0) / 2, 4)
-
-
-def _trial_status(path: Path) -> str:
-    import json
-
-    try:
-        return str(json.loads(path.read_text()).get("status", ""))
-    except (OSError, ValueError):
-        return ""
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes even for timezone-aware columns.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _cli_progress(events: list[dict[str, Any]]) -> JobProgress:
@@ -168,11 +173,17 @@ def _cli_progress(events: list[dict[str, Any]]) -> JobProgress:
     progress.stage = str(last.get("stage", ""))
     if total:
         progress.fraction = round(done / total, 4)
+        # The rate since the stage's first line (counted from there, not from zero).
         first = next((e for e in events if e.get("stage") == progress.stage), last)
-        elapsed = float(last.get("time", 0)) - float(first.get("time", 0))
-        if 0 < done < total and elapsed > 0:
-            progress.eta_s = round(elapsed / done * (total - done), 1)
+        elapsed = _number(last.get("elapsed_s")) - _number(first.get("elapsed_s"))
+        gained = done - _number(first.get("done"))
+        if 0 < done < total and elapsed > 0 and gained > 0:
+            progress.eta_s = round(elapsed / gained * (total - done), 1)
     return progress
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def _timestamp(value: Any) -> float | None:

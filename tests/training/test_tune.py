@@ -37,6 +37,17 @@ def test_two_trials_then_cross_validated_best(tiny_export, tiny_base, tmp_path):
     assert saved["training"]["batch_size"] == int(best["batch_size"])
     assert saved["conv_blocks"][0]["activation"] == best["conv1_activation"]
     assert len(saved["conv_blocks"]) == int(best["conv_blocks"])
+    # The search reports itself: one `trial` event per finished trial, in the one schema.
+    events = [json.loads(line) for line in
+              (result.tuning_dir / "progress.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events] == ["search_start", "trial", "trial", "search_end"]
+    assert events[0]["trials"] == 2 and events[0]["finished"] == 0
+    trials = events[1:3]
+    assert [(e["trial"], e["trials"], e["trial_id"]) for e in trials] == [(1, 2, "0"), (2, 2, "1")]
+    assert [f"{e['score']:.4f}" for e in trials] == [r["val_accuracy"] for r in rows]
+    assert trials[0]["best"] == trials[0]["score"]
+    assert trials[1]["best"] == max(e["score"] for e in trials) == events[3]["best"]
+    assert all({"time", "elapsed_s"} <= set(e) for e in events)
 
 
 def test_interrupted_search_resumes_where_it_stopped(tiny_export, tiny_base, tmp_path):
