@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     max_heavy_jobs: int = Field(default=1, ge=1, description="Heavy jobs that may run at once.")
     job_runner: bool = Field(default=True, description="Start queued background jobs from "
                              "this server process (off for benchmarks and some tests).")
+    job_command: str = Field(default="{python} -m app job run {id}", description="The command "
+                             "line of a job's process: {id} is the job id, {python} this "
+                             "server's interpreter. Wrap it to run jobs elsewhere or "
+                             "gentler, e.g. `nice -n 10 {python} -m app job run {id}`.")
     upload_max_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
     upload_max_pixels: int = Field(default=40_000_000, ge=10_000)
     adjudication_onset_gap: int = Field(default=2, ge=0, description="Reviewers' onsets "

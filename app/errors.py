@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -22,6 +24,7 @@ from app.services.assist.adjudication import AdjudicationError
 from app.services.errors import BadInput, Conflict, Forbidden, Gone, NotFound, TooLarge
 from app.services.review import NotAllowed, ReviewError, SequenceMissing, StaleVersion
 from app.services.sequence_list import FilterError
+from app.specs import reword
 
 # The one table: kind of refusal -> HTTP status. A subclass takes its nearest listed base.
 STATUS: dict[type[Exception], int] = {
@@ -54,7 +57,14 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
+async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 shape, its messages worded like the specs' own (app/specs.py)."""
+    errors = [{**error, "msg": reword(error)} for error in exc.errors()]
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, invalid_request)
     for kind in STATUS:
         app.add_exception_handler(kind, refused)
     app.add_exception_handler(NotAuthenticated, not_authenticated)

@@ -152,19 +152,7 @@ def evaluate_folder(run_dir: str | Path, folder: str | Path) -> dict:
     from training.images import ImageError, load_image
 
     predictor = load_predictor(run_dir)
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise PredictError(f"photo folder not found: {folder}")
-    subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
-    unknown = [p.name for p in subfolders if p.name not in predictor.labels]
-    if unknown:
-        raise PredictError(f"{folder}: subfolder(s) {unknown} are not labels of this run "
-                           f"({predictor.labels})")
-    photos = [(photo, predictor.labels.index(sub.name)) for sub in subfolders
-              for photo in sorted(sub.iterdir()) if photo.suffix.lower() in IMAGE_SUFFIXES]
-    if not photos:
-        raise PredictError(f"{folder}: no photos found in label subfolders "
-                           f"(expected e.g. {folder}/{predictor.labels[0]}/photo.jpg)")
+    photos = _labelled_photos(Path(folder), predictor.labels)
     true, pred, no_face, unreadable, rows, taken_whole = [], [], [], [], [], []
     for photo, label in photos:
         try:
@@ -202,3 +190,20 @@ def evaluate_folder(run_dir: str | Path, folder: str | Path) -> dict:
         "unreadable": unreadable,
         "predictions": rows,
     }
+
+
+def _labelled_photos(folder: Path, labels: list[str]) -> list[tuple[Path, int]]:
+    """(photo, label index) for the photos in <folder>/<label name>/."""
+    if not folder.is_dir():
+        raise PredictError(f"photo folder not found: {folder}")
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
+    unknown = [p.name for p in subfolders if p.name not in labels]
+    if unknown:
+        raise PredictError(f"{folder}: subfolder(s) {unknown} are not labels of this run "
+                           f"({labels})")
+    photos = [(photo, labels.index(sub.name)) for sub in subfolders
+              for photo in sorted(sub.iterdir()) if photo.suffix.lower() in IMAGE_SUFFIXES]
+    if not photos:
+        raise PredictError(f"{folder}: no photos found in label subfolders "
+                           f"(expected e.g. {folder}/{labels[0]}/photo.jpg)")
+    return photos

@@ -97,41 +97,8 @@ def train(dataset: str | Path, config: Config, *, folds: int | None = None,
     reporting = dict(progress=progress, history=history, folds=k, fold_epochs=fold_epochs,
                      verbose=verbose)
     try:
-        oof_index, oof_fold, member_probs, best_epochs = [], [], [], []
-        for fold in range(k):
-            test_idx = np.flatnonzero(cv_folds == fold)
-            fit_idx = np.flatnonzero(cv_folds != fold)
-            probs, best = [], []
-            for plan in plans:
-                train_idx, val_idx = _validation_split(export, fit_idx, plan.config,
-                                                       seed + fold + plan.seed_offset)
-                log(f"fold {fold + 1}/{k}{_member_note(plan, plans)}: train {len(train_idx)} "
-                    f"images, test {len(test_idx)}" + (
-                        f", early-stopping validation {len(val_idx)} "
-                        f"({len(set(export.subjects[val_idx]))} held-out subjects)"
-                        if val_idx is not None else ", fixed epochs"))
-                fitted = _fit(export, plan, train_idx, val_idx, seed + fold + plan.seed_offset,
-                              fold=fold + 1, **reporting)
-                probs.append(fitted.model.predict(
-                    data.make_dataset(export, test_idx, plan.config, training=False), verbose=0))
-                best.append(fitted.best_epoch)
-            mean = average_members(probs, masks)
-            acc = float(np.mean(mean.argmax(1) == export.label_index[test_idx]))
-            progress.emit("fold_end", fold=fold + 1, folds=k, accuracy=acc, best_epoch=best[0],
-                          best_epochs=best, test_images=len(test_idx))
-            log(f"fold {fold + 1}/{k}: test accuracy {acc:.1%} (best epochs "
-                f"{', '.join(map(str, best))})")
-            oof_index.append(test_idx)
-            oof_fold.append(np.full(len(test_idx), fold + 1))
-            member_probs.append(np.stack(probs))
-            best_epochs.append(best)
-
-        index, fold_ids = np.concatenate(oof_index), np.concatenate(oof_fold)
-        per_member = np.concatenate(member_probs, axis=1)  # (members, images, classes)
-        probs = average_members(per_member, masks)
-        summary = _summary(export, index, fold_ids, probs, per_member, plans, best_epochs)
-        run_files.write_predictions(run_dir / contract.PREDICTIONS_FILE, export, index, fold_ids,
-                                    probs, export.labels)
+        summary = _cross_validate(run_dir, export, cv_folds, plans, masks, seed, reporting,
+                                  log)
         run_files.write_json(run_dir / contract.METRICS_FILE, summary)
 
         final_epochs = summary["final_epochs"]
@@ -149,6 +116,47 @@ def train(dataset: str | Path, config: Config, *, folds: int | None = None,
     except BaseException as exc:
         progress.emit("failed", error=f"{type(exc).__name__}: {exc}")
         raise
+
+
+def _cross_validate(run_dir: Path, export, cv_folds, plans: list[MemberPlan], masks, seed: int,
+                    reporting: dict, log) -> dict:
+    """Every member on every fold; writes predictions.csv and returns metrics.json's data."""
+    progress, k = reporting["progress"], reporting["folds"]
+    oof_index, oof_fold, member_probs, best_epochs = [], [], [], []
+    for fold in range(k):
+        test_idx = np.flatnonzero(cv_folds == fold)
+        fit_idx = np.flatnonzero(cv_folds != fold)
+        probs, best = [], []
+        for plan in plans:
+            train_idx, val_idx = _validation_split(export, fit_idx, plan.config,
+                                                   seed + fold + plan.seed_offset)
+            log(f"fold {fold + 1}/{k}{_member_note(plan, plans)}: train {len(train_idx)} "
+                f"images, test {len(test_idx)}" + (
+                    f", early-stopping validation {len(val_idx)} "
+                    f"({len(set(export.subjects[val_idx]))} held-out subjects)"
+                    if val_idx is not None else ", fixed epochs"))
+            fitted = _fit(export, plan, train_idx, val_idx, seed + fold + plan.seed_offset,
+                          fold=fold + 1, **reporting)
+            probs.append(fitted.model.predict(
+                data.make_dataset(export, test_idx, plan.config, training=False), verbose=0))
+            best.append(fitted.best_epoch)
+        mean = average_members(probs, masks)
+        acc = float(np.mean(mean.argmax(1) == export.label_index[test_idx]))
+        progress.emit("fold_end", fold=fold + 1, folds=k, accuracy=acc, best_epoch=best[0],
+                      best_epochs=best, test_images=len(test_idx))
+        log(f"fold {fold + 1}/{k}: test accuracy {acc:.1%} (best epochs "
+            f"{', '.join(map(str, best))})")
+        oof_index.append(test_idx)
+        oof_fold.append(np.full(len(test_idx), fold + 1))
+        member_probs.append(np.stack(probs))
+        best_epochs.append(best)
+
+    index, fold_ids = np.concatenate(oof_index), np.concatenate(oof_fold)
+    per_member = np.concatenate(member_probs, axis=1)  # (members, images, classes)
+    probs = average_members(per_member, masks)
+    run_files.write_predictions(run_dir / contract.PREDICTIONS_FILE, export, index, fold_ids,
+                                probs, export.labels)
+    return _summary(export, index, fold_ids, probs, per_member, plans, best_epochs)
 
 
 def _member_note(plan: MemberPlan, plans: list[MemberPlan]) -> str:

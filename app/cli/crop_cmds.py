@@ -1,29 +1,27 @@
 """`onset crop`: locate faces and cut crops over the imported dataset, with a cache."""
 
+from pathlib import Path
+
 import typer
 
 from app.cli.common import db_session, err_console, fail, print_json, progress_bar, settings
 from app.cli.root import cli
-
-_DEFAULT_MIN_FACE = 60  # training.faces.DetectionParams' default, repeated for --help only
+from app.cli.spec_options import SPEC_FILE_HELP, spec_from_cli, spec_option
+from app.services.crop_spec import CropSpec
 
 
 @cli.command("crop")
 def crop_command(
-    source: str = typer.Option("mtcnn", "--source", help="Where face boxes come from: "
-                               "'mtcnn' (the detector) or 'landmarks' (CK+'s landmark files)."),
-    subject: str = typer.Option(None, "--subject", help="Only this subject, e.g. S005."),
-    sequence: str = typer.Option(None, "--sequence", help="Only this sequence, e.g. S005/001."),
-    size: int = typer.Option(96, "--size", help="Crop side in pixels (8..1024)."),
-    color: str = typer.Option("gray", "--color", help="'gray' or 'rgb'."),
-    margin: float = typer.Option(None, "--margin", help="Legacy framing: the face box plus "
-                                 "this fraction of its side on each side (0..2). Default: "
-                                 "the eyes-and-mouth framing that reproduces CK+48's crops."),
-    min_face_size: int = typer.Option(_DEFAULT_MIN_FACE, "--min-face-size",
-                                      help="Smallest face MTCNN looks for, in pixels (>= 20); "
-                                      "changing it re-detects."),
+    source: str = spec_option(CropSpec, "source"),
+    subject: str = spec_option(CropSpec, "subject"),
+    sequence: str = spec_option(CropSpec, "sequence"),
+    size: int = spec_option(CropSpec, "size"),
+    color: str = spec_option(CropSpec, "color"),
+    margin: float = spec_option(CropSpec, "margin"),
+    min_face_size: int = spec_option(CropSpec, "min_face_size"),
     no_fast_path: bool = typer.Option(False, "--no-fast-path", help="Run MTCNN on every frame "
                                       "instead of key frames plus interpolation (slower)."),
+    spec_file: Path = typer.Option(None, "--spec", help=SPEC_FILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Detect faces (cached per frame) and write crop PNGs (cached per crop setting).
@@ -32,23 +30,31 @@ def crop_command(
     changing the detector settings re-detects. Frames without a face are listed, never
     centre-cropped. Exit 1 when some frames could not be read, 2 on a bad option.
     """
-    from app.services.crops import SOURCES, CropError, crop_params, frame_ids_for, run_crops
+    spec = spec_from_cli(CropSpec, {
+        "source": source, "subject": subject, "sequence": sequence, "size": size,
+        "color": color, "margin": margin, "min_face_size": min_face_size,
+        "fast_path": False if no_fast_path else None}, spec_file,
+        flags={"fast_path": "--no-fast-path"})
+    run_crop(spec, as_json=as_json)
+
+
+def run_crop(spec: CropSpec, *, as_json: bool) -> None:
+    """What `onset crop` and a crop job do with a checked spec."""
+    from app.services.crops import CropError, crop_params, frame_ids_for, run_crops
     from training.faces import DetectionParams
 
-    if source not in SOURCES:
-        fail(f"--source must be one of {', '.join(SOURCES)}, not {source!r}")
     try:
-        crop = crop_params(size=size, color=color, margin=margin)
-        detection = DetectionParams(min_face_size=min_face_size)
+        crop = crop_params(size=spec.size, color=spec.color, margin=spec.margin)
+        detection = DetectionParams(min_face_size=spec.min_face_size)
     except (CropError, ValueError) as exc:
         fail(str(exc))
     config = settings()
     try:
         with db_session(config) as session, progress_bar(
-                f"Cropping faces ({source})", enabled=not as_json) as progress:
-            frame_ids = frame_ids_for(session, subject=subject, sequence=sequence)
-            summary, _ = run_crops(session, config, frame_ids=frame_ids, source=source,
-                                   detection=detection, fast_path=not no_fast_path,
+                f"Cropping faces ({spec.source})", enabled=not as_json) as progress:
+            frame_ids = frame_ids_for(session, subject=spec.subject, sequence=spec.sequence)
+            summary, _ = run_crops(session, config, frame_ids=frame_ids, source=spec.source,
+                                   detection=detection, fast_path=spec.fast_path,
                                    crop=crop, progress=progress)
     except CropError as exc:
         fail(str(exc))

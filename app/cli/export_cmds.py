@@ -7,12 +7,8 @@ import typer
 
 from app.cli.common import db_session, err_console, fail, print_json, progress_bar, settings
 from app.cli.root import cli
-from app.services.export.params import (
-    DEFAULT_FOLDS,
-    DEFAULT_PEAK_FRAMES,
-    DEFAULT_PERCENT,
-    DEFAULT_SIZE,
-)
+from app.cli.spec_options import SPEC_FILE_HELP, cli_flag, spec_from_cli, spec_option
+from app.services.export.params import ExportSpec
 
 
 @cli.command("export")
@@ -21,54 +17,42 @@ def export_command(
                                "replaced). With --zip: the .zip file to write."),
     as_zip: bool = typer.Option(False, "--zip", help="Write OUT as a .zip; the folder itself "
                                 "goes to the exports folder (ONSET_DATA_DIR/exports/<id>/)."),
-    policy: str = typer.Option("onset", "--policy", help="onset: marked onset to apex "
-                               "(no onset: the percent rule); percent: drop the first "
-                               "P% of frames; peak: the last K frames."),
-    percent: float = typer.Option(DEFAULT_PERCENT, "--percent", help="P: keep frames whose "
-                                  "number > floor(N * P / 100); 0 <= P < 100."),
-    peak_frames: int = typer.Option(DEFAULT_PEAK_FRAMES, "--peak-frames", help="K for "
-                                    "--policy peak."),
-    fallback: str = typer.Option("percent", "--fallback", help="--policy onset, sequences "
-                                 "nobody marked: 'percent' (the P% trim) or 'suggested' (the "
-                                 "suggested onset of its intensity curve, `onset onsets`)."),
-    neutral_frames: int = typer.Option(0, "--neutral-frames", help="Also take the first N "
-                                       "frames of each sequence as 'neutral' (never frames "
-                                       "that show the emotion)."),
-    exclude: list[str] = typer.Option([], "--exclude", help="Leave out a class (repeat, or "
-                                      "comma-separate), e.g. --exclude contempt."),
-    merge: list[str] = typer.Option([], "--merge", help="Merge a class into another, "
-                                    "e.g. --merge contempt=disgust (repeatable)."),
-    labels: str = typer.Option("effective", "--labels", help="effective (reviews and admin "
-                               "decisions) or original (CK+ Emotion files)."),
-    face: str = typer.Option("landmarks", "--face", help="landmarks (CK+ landmark files), "
-                             "mtcnn (detector), or none (the whole frame)."),
-    size: int = typer.Option(DEFAULT_SIZE, "--size", help="Image side in px; 0 with --face "
-                             "none copies the original frames byte for byte."),
-    color: str = typer.Option("gray", "--color", help="gray or rgb."),
-    margin: float = typer.Option(None, "--margin", help="Legacy framing: the face box plus "
-                                 "this fraction of its side on each side (default: the "
-                                 "eyes-and-mouth framing that reproduces CK+48's crops)."),
-    folds: int = typer.Option(DEFAULT_FOLDS, "--folds", help="Subject-grouped folds."),
-    split: str = typer.Option(None, "--split", help="Also a train/val/test split by subject, "
-                              "e.g. 70/15/15."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the fold/split assignment."),
+    policy: str = spec_option(ExportSpec, "policy"),
+    percent: float = spec_option(ExportSpec, "percent"),
+    peak_frames: int = spec_option(ExportSpec, "peak_frames"),
+    fallback: str = spec_option(ExportSpec, "fallback"),
+    neutral_frames: int = spec_option(ExportSpec, "neutral_frames"),
+    exclude: list[str] = spec_option(ExportSpec, "exclude", help="Leave out a class (repeat, "
+                                     "or comma-separate), e.g. --exclude contempt."),
+    merge: list[str] = spec_option(ExportSpec, "merge", help="Merge a class into another, "
+                                   "e.g. --merge contempt=disgust (repeatable)."),
+    labels: str = spec_option(ExportSpec, "labels"),
+    face: str = spec_option(ExportSpec, "face"),
+    size: int = spec_option(ExportSpec, "size"),
+    color: str = spec_option(ExportSpec, "color"),
+    margin: float = spec_option(ExportSpec, "margin"),
+    folds: int = spec_option(ExportSpec, "folds"),
+    split: str = spec_option(ExportSpec, "split"),
+    seed: int = spec_option(ExportSpec, "seed"),
+    spec_file: Path = typer.Option(None, "--spec", help=SPEC_FILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print {id, path, counts, left_out} "
                                  "as JSON on stdout."),
 ) -> None:
     """Export the curated dataset: trimmed by the chosen policy, split by subject, recorded
     as a snapshot. The same options on the same reviews give the same id and manifest."""
-    from app.services.export import ExportError, ExportParamsError, parse_params, run_export
+    params = spec_from_cli(ExportSpec, {
+        "policy": policy, "percent": percent, "fallback": fallback,
+        "peak_frames": peak_frames, "neutral_frames": neutral_frames, "exclude": exclude,
+        "merge": merge, "labels": labels, "face": face, "size": size, "color": color,
+        "margin": margin, "folds": folds, "split": split, "seed": seed}, spec_file)
+    run_export_spec(params, out=out, as_zip=as_zip, as_json=as_json)
+
+
+def run_export_spec(params: ExportSpec, *, out: Path, as_zip: bool, as_json: bool) -> None:
+    """What `onset export` and an export job do with a checked spec."""
+    from app.services.export import ExportError, ExportParamsError, run_export
     from app.services.export.writer import write_zip
 
-    options = {"policy": policy, "percent": percent, "fallback": fallback,
-               "peak_frames": peak_frames,
-               "neutral_frames": neutral_frames, "exclude": exclude, "merge": merge,
-               "labels": labels, "face": face, "size": size, "color": color,
-               "margin": margin, "folds": folds, "split": split, "seed": seed}
-    try:
-        params = parse_params(options)
-    except ExportParamsError as exc:
-        fail(f"--{exc.field.replace('_', '-')}: {str(exc).split(': ', 1)[1]}")
     zip_path = None
     if as_zip:
         zip_path = out if out.suffix.lower() == ".zip" else out.with_name(out.name + ".zip")
@@ -84,7 +68,7 @@ def export_command(
                 zip_path.parent.mkdir(parents=True, exist_ok=True)
                 write_zip(result.path, zip_path)
     except ExportParamsError as exc:
-        fail(f"--{exc.field.replace('_', '-')}: {str(exc).split(': ', 1)[1]}")
+        fail(f"{cli_flag(exc.field)}: {exc.message}")
     except ExportError as exc:
         fail(str(exc), code=1)
     summary = {"id": result.id, "path": str(zip_path or result.path),

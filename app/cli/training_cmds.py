@@ -10,27 +10,11 @@ from rich.markup import escape
 
 from app.cli.common import err_console, fail, print_json
 from app.cli.root import cli
-from training.config import PRESET_DESCRIPTIONS
+from app.cli.spec_options import SPEC_FILE_HELP, help_text, spec_from_cli, spec_option
+from app.services.training_specs import TrainSpec, TuneSpec
 
 _DATASET_HELP = "An export folder or .zip (manifest.csv + dataset.json + images/)."
 _RUN_HELP = "A run folder written by `onset train` or `onset tune` (holds model.keras)."
-# training.config loads no TensorFlow; its one table of presets names the choices here.
-_PRESET_HELP = "Named config: " + "; ".join(
-    f"{name}: {what}" for name, what in PRESET_DESCRIPTIONS.items()) + ". [default: default]"
-
-
-def _config(preset: str | None, config_file: Path | None):
-    from training.config import ConfigError, load
-    from training.config import preset as get_preset
-
-    if preset and config_file:
-        fail("give either --preset or --config, not both")
-    try:
-        return load(config_file) if config_file else get_preset(preset or "default")
-    except ConfigError as exc:
-        fail(escape(str(exc)))
-
-
 def _log(message: str) -> None:
     err_console.print(f"[bold]»[/] {escape(message)}", highlight=False)
 
@@ -38,16 +22,14 @@ def _log(message: str) -> None:
 @cli.command("train")
 def train_command(
     dataset: Path = typer.Argument(..., help=_DATASET_HELP),
-    preset: str = typer.Option(None, "--preset", metavar="NAME",
-                               help=_PRESET_HELP),
-    config_file: Path = typer.Option(None, "--config", help="A config JSON file (or a run's "
-                                     "config.json) instead of a preset."),
-    folds: int = typer.Option(None, "--folds", help="Cross-validation folds; fewer than the "
-                              "manifest's are merged deterministically. Default: all of them."),
-    epochs: int = typer.Option(None, "--epochs", help="Override the config's epoch budget."),
+    preset: str = spec_option(TrainSpec, "preset", metavar="NAME"),
+    config_file: Path = spec_option(TrainSpec, "config", "--config"),
+    folds: int = spec_option(TrainSpec, "folds"),
+    epochs: int = spec_option(TrainSpec, "epochs"),
     out: Path = typer.Option(None, "--out", help="Where run folders are created (default: "
                              "$ONSET_DATA_DIR/runs, where the web app lists runs)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same run)."),
+    seed: int = spec_option(TrainSpec, "seed"),
+    spec_file: Path = typer.Option(None, "--spec", help=SPEC_FILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print metrics and the run folder as "
                                  "JSON on stdout (Keras's epoch lines are then silenced)."),
 ) -> None:
@@ -55,15 +37,28 @@ def train_command(
 
     Writes runs/<id>/: config.json, labels.json, model.keras, metrics.json, history.csv, progress.jsonl and out-of-fold predictions.csv.
     """  # noqa: E501 (one line per paragraph: the help renderer keeps line breaks)
-    from training.config import ConfigError
+    if preset and config_file:
+        fail("give either --preset or --config, not both")
+    spec = spec_from_cli(TrainSpec, {
+        "dataset": str(dataset), "preset": preset,
+        "config": str(config_file) if config_file else None, "folds": folds,
+        "epochs": epochs, "seed": seed}, spec_file)
+    run_train(spec, dataset=dataset, out=out, as_json=as_json)
+
+
+def run_train(spec: TrainSpec, *, dataset: Path, out: Path | None, as_json: bool) -> None:
+    """What `onset train` and a train job do with a checked spec."""
+    from training.config import ConfigError, load
+    from training.config import preset as get_preset
     from training.data import DatasetError
     from training.run_files import summary_table
     from training.train import train
 
-    config = _config(preset, config_file)
     try:
-        result = train(dataset, config, folds=folds, epochs=epochs, out_dir=_runs_dir(out),
-                       seed=seed, verbose=0 if as_json else 2, log=_log)
+        config = load(spec.config) if spec.config else get_preset(spec.preset)
+        result = train(dataset, config, folds=spec.folds, epochs=spec.epochs,
+                       out_dir=_runs_dir(out), seed=spec.seed, verbose=0 if as_json else 2,
+                       log=_log)
     except (DatasetError, ConfigError) as exc:
         fail(escape(str(exc)))
     if as_json:
@@ -78,45 +73,55 @@ def train_command(
 @cli.command("tune")
 def tune_command(
     dataset: Path = typer.Argument(..., help=_DATASET_HELP),
-    trials: int = typer.Option(20, "--trials", help="Most trials to run (in total, counting "
-                               "those of an interrupted search being resumed)."),
-    max_minutes: float = typer.Option(None, "--max-minutes", help="Time budget: no new trial "
-                                      "starts, and a running one stops, at the deadline."),
-    algorithm: str = typer.Option("bayesian", "--algorithm",
-                                  help="hyperband, bayesian or random."),
-    epochs: int = typer.Option(None, "--epochs", help="Most epochs per trial (and for the "
-                               "final cross-validation of the best config)."),
-    folds: int = typer.Option(None, "--folds", help="Folds for the final cross-validation "
-                              "of the best config. Default: the manifest's."),
+    trials: int = spec_option(TuneSpec, "trials"),
+    max_minutes: float = spec_option(TuneSpec, "max_minutes"),
+    no_budget: bool = typer.Option(False, "--no-budget", help="No time budget: run every "
+                                   "trial."),
+    algorithm: str = spec_option(TuneSpec, "algorithm"),
+    epochs: int = spec_option(TuneSpec, "epochs"),
+    folds: int = spec_option(TuneSpec, "folds"),
     out: Path = typer.Option(None, "--out", help="(default: $ONSET_DATA_DIR/runs) "
                              "Where the tuning folder (resumable) "
                              "and the best config's run folder go."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
-    backbone: list[str] = typer.Option(None, "--backbone", help="Limit the search to these "
-                                       "backbones (repeatable): none (from scratch) or "
-                                       "fer-mini-xception. Default: both."),
-    search_only: bool = typer.Option(False, "--search-only", help="Stop after the search "
-                                     "(trials.csv and best_config.json in the tuning folder; "
-                                     "train it later with `onset train --config`)."),
+    seed: int = spec_option(TuneSpec, "seed"),
+    backbone: list[str] = spec_option(TuneSpec, "backbones", "--backbone",
+                                      help="Limit the search to these backbones "
+                                      "(repeatable)."),
+    search_only: bool = typer.Option(False, "--search-only", help=help_text(
+        TuneSpec, "search_only") + " Train it later with `onset train --config`."),
+    spec_file: Path = typer.Option(None, "--spec", help=SPEC_FILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Tune the CNN with KerasTuner, then cross-validate the best config into a run folder.
 
     Searches the backbone (from scratch, or FER2013's pretrained mini-Xception), then per-layer activation, dropout and width, optimizer, learning rate and batch size for the scratch network, or the head and fine-tuning rates for the pretrained one. Re-running with the same DATASET and --out resumes an interrupted search. Set KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT to tune distributed (see training/README.md).
     """  # noqa: E501 (one line per paragraph: the help renderer keeps line breaks)
+    if no_budget and max_minutes:
+        fail("give either --max-minutes or --no-budget, not both")
+    options = {"dataset": str(dataset), "trials": trials, "max_minutes": max_minutes,
+               "algorithm": algorithm, "epochs": epochs, "folds": folds, "seed": seed,
+               "backbones": backbone or None, "search_only": search_only or None}
+    spec = spec_from_cli(TuneSpec, options, spec_file, flags={"backbones": "--backbone"})
+    if no_budget:
+        spec = spec.model_copy(update={"max_minutes": None})
+    run_tune(spec, dataset=dataset, out=out, as_json=as_json)
+
+
+def run_tune(spec: TuneSpec, *, dataset: Path, out: Path | None, as_json: bool) -> None:
+    """What `onset tune` and a tune job do with a checked spec."""
     from training.config import ConfigError
     from training.data import DatasetError
     from training.run_files import summary_table
     from training.tune import TuneError, tune
 
     try:
-        result = tune(dataset, trials=trials, max_minutes=max_minutes, algorithm=algorithm,
-                      epochs=epochs, folds=folds, out_dir=_runs_dir(out), seed=seed,
-                      search_only=search_only, verbose=0 if as_json else 2, log=_log,
-                      **({"backbones": tuple(backbone)} if backbone else {}))
+        result = tune(dataset, trials=spec.trials, max_minutes=spec.max_minutes,
+                      algorithm=spec.algorithm, epochs=spec.epochs, folds=spec.folds,
+                      out_dir=_runs_dir(out), seed=spec.seed, search_only=spec.search_only,
+                      verbose=0 if as_json else 2, log=_log, backbones=spec.backbones)
     except (DatasetError, ConfigError, TuneError) as exc:
         fail(escape(str(exc)))
-    if result.run is None:  # --search-only, or a distributed worker
+    if result.run is None:  # search only, or a distributed worker
         if as_json:
             print_json({"tuning_dir": str(result.tuning_dir), "trials": result.trials,
                         "best": result.best_values})

@@ -10,14 +10,17 @@ from app.deps import get_session
 from app.htmx import is_htmx, render
 from app.models import ExportSnapshot, Job, Run, User, utcnow
 from app.services import charts
-from app.services.job_commands import PRESET_CHOICES
+from app.services.job_commands import SPECS
 from app.services.job_progress import duration_text, job_progress, log_tail
 from app.services.jobs import ACTIVE, JobParamError, JobRunner, cancel_job, submit_job
 from app.services.runs import active_run, list_runs
+from app.specs import fields
+from training.config import PRESET_DESCRIPTIONS as PRESET_CHOICES
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 NAV = [("Admin", "/admin", "admin")]
 JOB_HISTORY = 30
+COLOR_NAMES = {"gray": "grayscale", "rgb": "RGB"}  # the export page says the same
 
 
 def on_startup(app) -> None:
@@ -43,7 +46,9 @@ def _admin_context(session: Session, request: Request) -> dict:
         "runs": runs[:20],
         "runs_by_job": {r.job_id: r for r in runs if r.job_id is not None},
         "active_run": active_run(session),
-        "presets": PRESET_CHOICES,
+        "specs": {kind: fields(spec) for kind, spec in SPECS.items()},
+        "preset_names": {name: f"{name} ({text})" for name, text in PRESET_CHOICES.items()},
+        "color_names": COLOR_NAMES,
         "htmx": is_htmx(request),  # live updates carry the history out of band
     }
 

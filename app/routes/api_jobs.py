@@ -1,7 +1,7 @@
 """JSON API for scripts: jobs and runs (same rules as the pages: admins start and cancel)."""
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
@@ -12,24 +12,40 @@ from app.auth import current_user, require_admin
 from app.deps import get_session
 from app.models import Job, Run, User
 from app.routes.runs import promote_or_422, run_or_404
+from app.services.crop_spec import CropSpec
+from app.services.export.params import ExportSpec
 from app.services.job_progress import job_progress
-from app.services.jobs import JobParamError, as_utc, cancel_job, submit_job
+from app.services.jobs import as_utc, cancel_job, submit_job
 from app.services.runs import list_runs, run_details
+from app.services.training_specs import TrainSpec, TuneSpec
 
 router = APIRouter(prefix="/api", tags=["jobs and runs"])
 
 
-class JobRequest(BaseModel):
-    kind: Literal["export", "crop", "train", "tune"]
-    params: dict[str, Any] = Field(default_factory=dict, description=(
-        "train: dataset (export snapshot id), preset (default|scratch|pretrained|baseline) "
-        "or config (path of a config JSON on the server, e.g. a tune's best_config.json), "
-        "folds, epochs, seed. "
-        "tune: dataset, trials, max_minutes, algorithm (hyperband|bayesian|random), epochs, "
-        "folds. crop: source (landmarks|mtcnn), size, color. export: the export page's "
-        "options (policy, face, size, folds, ...). Blank folds/epochs: the CLI's default."),
-        examples=[{"dataset": "<export snapshot id>", "preset": "default", "folds": 10,
-                   "epochs": 30}])
+class ExportJob(BaseModel):
+    kind: Literal["export"]
+    params: ExportSpec = Field(default_factory=ExportSpec)
+
+
+class CropJob(BaseModel):
+    kind: Literal["crop"]
+    params: CropSpec = Field(default_factory=CropSpec)
+
+
+class TrainJob(BaseModel):
+    kind: Literal["train"]
+    params: TrainSpec = Field(examples=[{"dataset": "<export snapshot id>",
+                                         "preset": "default", "folds": 10}])
+
+
+class TuneJob(BaseModel):
+    kind: Literal["tune"]
+    params: TuneSpec
+
+
+# One body per kind, told apart by `kind`: its `params` are that operation's spec, the same
+# one `onset export|crop|train|tune` and the admin page's forms read.
+JobRequest = Annotated[ExportJob | CropJob | TrainJob | TuneJob, Field(discriminator="kind")]
 
 
 class JobCreated(BaseModel):
@@ -79,12 +95,9 @@ def _job(session: Session, job_id: int) -> Job:
 @router.post("/jobs", response_model=JobCreated, status_code=201)
 def create_job(body: JobRequest, request: Request, session: Session = Depends(get_session),
                user: User = Depends(require_admin)):
-    """Queue an export, crop, train or tune job; 422 names a bad parameter."""
-    try:
-        job = submit_job(session, request.app.state.settings, kind=body.kind,
-                         params=body.params, user_id=user.id)
-    except JobParamError as exc:
-        raise HTTPException(422, str(exc)) from None
+    """Queue an export, crop, train or tune job; 422 names a bad parameter (`loc`)."""
+    job = submit_job(session, request.app.state.settings, kind=body.kind, params=body.params,
+                     user_id=user.id)
     session.commit()
     return JobCreated(id=job.id)
 

@@ -21,8 +21,8 @@ from app.services.export import (
     LABEL_SOURCES,
     POLICIES,
     ExportError,
-    ExportParams,
     ExportParamsError,
+    ExportSpec,
     SnapshotGone,
     SnapshotNotFound,
     compare_snapshots,
@@ -36,6 +36,7 @@ from app.services.export import (
     stream_zip,
 )
 from app.services.export.params import split_text
+from app.specs import fields
 
 router = APIRouter()
 NAV = [("Export", "/exports", "admin")]
@@ -64,15 +65,16 @@ def _field_error(exc: ExportParamsError | ExportError, location: str) -> JSONRes
 
 # --- the page ------------------------------------------------------------------------------
 
-def _page_context(session: Session, params: ExportParams, **extra: Any) -> dict[str, Any]:
-    return {"params": params, "emotions": EMOTIONS, "policies": POLICIES, "faces": FACES,
+def _page_context(session: Session, params: ExportSpec, **extra: Any) -> dict[str, Any]:
+    return {"params": params, "fields": fields(ExportSpec), "emotions": EMOTIONS,
+            "policies": POLICIES, "faces": FACES,
             "colors": COLORS, "label_sources": LABEL_SOURCES,
             "split_value": split_text(params.split) if params.split else "",
             "snapshots": [snapshot_summary(s) for s in list_snapshots(session)],
             "preview": None, "error": None, "create_error": None, "created": None, **extra}
 
 
-def _preview_or_error(session: Session, params: ExportParams) -> tuple[dict | None, str | None]:
+def _preview_or_error(session: Session, params: ExportSpec) -> tuple[dict | None, str | None]:
     try:
         return preview(session, params), None
     except (ExportParamsError, ExportError) as exc:
@@ -89,7 +91,7 @@ def exports_page(request: Request, session: Session = Depends(get_session),
     try:
         params = parse_params(options)
     except ExportParamsError as exc:
-        context = _page_context(session, ExportParams(), error=str(exc))
+        context = _page_context(session, ExportSpec(), error=str(exc))
         return render(request, "exports.html", context, block="preview", status_code=422)
     result, error = _preview_or_error(session, params)
     created = request.query_params.get("created")
@@ -117,7 +119,7 @@ def create_export_from_form(request: Request, items: list = Depends(_form_items)
                             user_id=user.id)
     except (ExportParamsError, ExportError) as exc:
         session.rollback()
-        context = _page_context(session, ExportParams(), create_error=str(exc))
+        context = _page_context(session, ExportSpec(), create_error=str(exc))
         return render(request, "exports.html", context, block="created", status_code=422)
     session.commit()
     if not is_htmx(request):
@@ -166,16 +168,14 @@ def api_preview(request: Request, session: Session = Depends(get_session),
 
 @router.post("/api/exports", tags=["exports"], status_code=201,
              responses={**ERRORS, 422: {}})
-def api_create_export(request: Request, body: dict[str, Any] = Body(
-        default_factory=dict, examples=[{"policy": "onset", "neutral_frames": 2,
-                                         "merge": ["contempt=disgust"], "face": "landmarks",
-                                         "size": 48, "folds": 10, "split": "70/15/15"}]),
+def api_create_export(request: Request, params: ExportSpec = Body(
+        default_factory=ExportSpec, examples=[{"policy": "onset", "neutral_frames": 2,
+                                               "merge": ["contempt=disgust"], "size": 48,
+                                               "folds": 10, "split": "70/15/15"}]),
         session: Session = Depends(get_session), user: User = Depends(require_admin)):
-    """Export with the same options as `onset export` (JSON keys: policy, percent,
-    peak_frames, neutral_frames, exclude, merge, labels, face, size, color, margin, folds,
-    split, seed). Written to the exports folder; the same curation gives the same id."""
+    """Export with the same options as `onset export` (the body is the export spec).
+    Written to the exports folder; the same curation gives the same id."""
     try:
-        params = parse_params(body)
         result = run_export(session, request.app.state.settings, params=params,
                             user_id=user.id)
     except (ExportParamsError, ExportError) as exc:

@@ -1,4 +1,4 @@
-"""Background jobs: recorded in the database, each run as `python -m app ...` in a process
+"""Background jobs: recorded in the database, each run as `python -m app job run ID` in a process
 group of its own, one heavy job at a time by default.
 
 The web server owns a `JobRunner` thread that starts queued jobs and notices finished ones.
@@ -19,16 +19,18 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from app.config import Settings
 from app.models import Job, utcnow
-from app.services.job_commands import JobParamError, build_command
+from app.services.job_commands import JobParamError, check_job, job_argv, spec_dump
 
 ACTIVE = ("queued", "running")
 FINAL = ("succeeded", "failed", "cancelled", "interrupted")
@@ -47,17 +49,16 @@ def job_dir(settings: Settings, job_id: int) -> Path:
     return Path(settings.jobs_dir) / str(job_id)
 
 
-def submit_job(session: Session, settings: Settings, *, kind: str, params: dict[str, Any],
-               user_id: int | None) -> Job:
-    """Validate and queue a job; raises JobParamError naming a bad parameter."""
-    job = Job(kind=kind, params={}, status="queued", user_id=user_id)
+def submit_job(session: Session, settings: Settings, *, kind: str,
+               params: dict[str, Any] | BaseModel, user_id: int | None) -> Job:
+    """Check and queue a job; raises JobParamError naming a bad parameter. The job stores
+    its spec; its process (`python -m app job run ID`) reads it back."""
+    spec = check_job(session, kind=kind, params=params)
+    job = Job(kind=kind, params=spec_dump(spec), status="queued", user_id=user_id)
     session.add(job)
     session.flush()  # the id names the job's folder
     folder = job_dir(settings, job.id)
-    argv, clean = build_command(session, settings, kind=kind, params=params or {},
-                                job_dir=folder)
     folder.mkdir(parents=True, exist_ok=True)
-    job.params = {**clean, "argv": argv}
     job.log_path = str(folder / "log.txt")
     return job
 
@@ -209,9 +210,12 @@ class JobRunner:
     whose process ended. Runs in a daemon thread of the web server."""
 
     def __init__(self, settings: Settings, session_factory: sessionmaker[Session],
-                 interval_s: float = 0.5):
+                 interval_s: float = 0.5, command: Callable[[Job], list[str]] | None = None):
         self.settings = settings
         self.session_factory = session_factory
+        # What a job's process runs: settings.job_command (`python -m app job run ID`).
+        # Tests of the process handling pass small stand-in commands instead of trainings.
+        self.command = command or (lambda job: job_argv(settings.job_command, job.id))
         self.interval_s = interval_s
         self.processes: dict[int, subprocess.Popen] = {}
         self._cancelled_at: dict[int, float] = {}
@@ -320,7 +324,7 @@ class JobRunner:
         folder = job_dir(self.settings, job.id)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "exit_code").unlink(missing_ok=True)
-        argv = job.params["argv"]
+        argv = self.command(job)
         # The shell records the exit status in a file, so a finished job is recognised even
         # if the server restarted meanwhile; `exec`-less so the shell outlives the command.
         script = f'{shlex.join(argv)}; echo $? > {shlex.quote(str(folder / "exit_code"))}'

@@ -62,11 +62,11 @@ def test_human_summary_lists_frames_without_a_face(env, imported):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("--source", "haar"), "--source must be one of mtcnn, landmarks"),
-    (("--size", "4"), "crop size must be 8..1024 px"),
-    (("--color", "sepia"), "crop color must be one of"),
-    (("--margin", "5"), "crop margin must be 0..2"),
-    (("--min-face-size", "5"), "min_face_size must be >= 20 px"),
+    (("--source", "haar"), "--source: 'haar' is not one of mtcnn, landmarks"),
+    (("--size", "4"), "--size: must be at least 8, got 4"),
+    (("--color", "sepia"), "--color: 'sepia' is not one of gray, rgb"),
+    (("--margin", "5"), "--margin: must be at most 2, got 5"),
+    (("--min-face-size", "5"), "--min-face-size: must be at least 20, got 5"),
     (("--subject", "S404"), "unknown subject S404"),
     (("--sequence", "S005/009"), "unknown sequence S005/009"),
     (("--sequence", "S005"), "sequence must look like S005/001"),

@@ -64,7 +64,7 @@ def test_zip_output_and_human_summary(env, dataset, settings, tmp_path):
 
 
 @pytest.mark.parametrize(("args", "words"), [
-    (["--percent", "120"], "--percent: must be at least 0 and below 100"),
+    (["--percent", "120"], "--percent: must be below 100, got 120"),
     (["--exclude", "boredom"], "--exclude: unknown class 'boredom'"),
     (["--merge", "contempt"], "--merge: 'contempt' is not FROM=INTO"),
     (["--folds", "50"], "--folds: 50 folds need at least 50 subjects"),

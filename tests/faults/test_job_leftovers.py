@@ -19,6 +19,11 @@ STUBBORN = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);
             "print('SIGTERM' + ' ignored', flush=True); time.sleep(120)")
 
 
+def stand_in(job):
+    """The small command a test job holds, run instead of `python -m app job run ID`."""
+    return job.params["argv"]
+
+
 def _queue(session_factory, settings, code: str) -> int:
     with session_factory() as session:
         job = Job(kind="crop", params={"argv": [sys.executable, "-c", code]}, status="queued")
@@ -44,7 +49,7 @@ def _tick_until(runner, session_factory, job_id, predicate, timeout=20.0) -> Job
 def test_cancelling_an_adopted_job_escalates_to_sigkill(settings, session_factory,
                                                         monkeypatch):
     monkeypatch.setattr(jobs_service, "KILL_GRACE_S", 1.0)
-    first = JobRunner(settings, session_factory)
+    first = JobRunner(settings, session_factory, command=stand_in)
     job_id = _queue(session_factory, settings, STUBBORN)
     job = _tick_until(first, session_factory, job_id, lambda j: j.pid is not None)
     pgid = job.pid
@@ -54,7 +59,7 @@ def test_cancelling_an_adopted_job_escalates_to_sigkill(settings, session_factor
                  what="the job installing its SIGTERM handler")
         # The server "restarts": a new runner adopts the still-running job.
         first.processes.clear()
-        second = JobRunner(settings, session_factory)
+        second = JobRunner(settings, session_factory, command=stand_in)
         with session_factory() as session:
             assert recover_orphans(session, settings) == []  # alive: adopted, not orphaned
             cancel_job(session, session.get(Job, job_id))

@@ -3,6 +3,7 @@ that overlaps the old process): each queued job runs exactly once, never more at
 ONSET_MAX_HEAVY_JOBS, and both serve reviewers with the same optimistic locking. Runs on
 SQLite and on PostgreSQL (skipped, with the reason, when no PostgreSQL server answers)."""
 
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,11 @@ with open(sys.argv[1], "a") as out:
 """
 
 
+def stand_in(job):
+    """The small command a test job holds, run instead of `python -m app job run ID`."""
+    return job.params["argv"]
+
+
 def _queue_jobs(factory, settings: Settings, ledger: Path, count: int = JOBS) -> list[int]:
     ids = []
     with session_scope(factory) as session:
@@ -41,7 +47,7 @@ def _queue_jobs(factory, settings: Settings, ledger: Path, count: int = JOBS) ->
             job = Job(kind="crop", params={}, status="queued")
             session.add(job)
             session.flush()
-            job.params = {"argv": [sys.executable, "-c", JOB_CODE, str(ledger)]}
+            job.params = {"argv": [sys.executable, "-c", JOB_CODE, str(ledger)]}  # stand_in
             job.log_path = str(job_dir(settings, job.id) / "log.txt")
             ids.append(job.id)
     return ids
@@ -72,6 +78,10 @@ def test_two_servers_run_each_job_once_and_share_the_reviewers(backend, backend_
     job_ids = _queue_jobs(factory, settings, ledger)
 
     monkeypatch.setenv("ONSET_MAX_HEAVY_JOBS", str(MAX_AT_ONCE))
+    # The servers run the ledger script as every job's process (a real setting: sites wrap
+    # the job command in nice, srun, a container...).
+    monkeypatch.setenv("ONSET_JOB_COMMAND", shlex.join(
+        ["{python}", "-c", JOB_CODE.replace("{", "{{").replace("}", "}}"), str(ledger)]))
     servers = [LiveServer(settings, tmp_path / f"server{i}.log") for i in (1, 2)]
     try:
         for server in servers:
@@ -120,7 +130,8 @@ def test_a_server_ticking_while_another_starts_a_job_does_not_start_it_too(
     url = backend_url(backend)
     settings = Settings(data_dir=tmp_path / "var", database_url=url, max_heavy_jobs=1)
     engines = [make_engine(url) for _ in range(2)]
-    a, b = (JobRunner(settings, make_session_factory(engine)) for engine in engines)
+    a, b = (JobRunner(settings, make_session_factory(engine), command=stand_in)
+            for engine in engines)
     ledger = tmp_path / "ledger.txt"
     job_ids = _queue_jobs(a.session_factory, settings, ledger, count=2)
     real_spawn = a._spawn

@@ -44,8 +44,8 @@ def test_job_api_validates_and_queues(client, make_user, session_factory, settin
     job_id = created.json()["id"]
     job = client.get(f"/api/jobs/{job_id}").json()
     assert job["status"] == "queued"  # no runner thread in this test
-    assert job["params"] == {"dataset": "snap1", "preset": "baseline", "folds": 2,
-                             "epochs": 1, "seed": 0}
+    assert job["params"] == {"dataset": "snap1", "preset": "baseline", "config": None,
+                             "folds": 2, "epochs": 1, "seed": 0}
 
     cancelled = client.post(f"/api/jobs/{job_id}/cancel", headers=headers).json()
     assert cancelled["status"] == "cancelled"
@@ -86,4 +86,5 @@ def test_the_train_form_offers_every_preset(client, make_user):
     login(client, "boss")
     page = client.get("/admin").text
     for name in PRESETS:
-        assert f'<option value="{name}">' in page
+        assert f'<option value="{name}"' in page
+    assert '<option value="default" selected>' in page

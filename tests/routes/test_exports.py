@@ -76,7 +76,7 @@ def test_preview_refuses_bad_options_with_the_field_named(client, admin):
     ({"exclude": ["boredom"]}, "exclude", "unknown class"),
     ({"folds": 50}, "folds", "50 folds need at least 50 subjects"),
     ({"split": "70/15"}, "split", "70/15/15"),
-    ({"policy": "onset", "colour": "blue"}, "color", "gray, rgb"),
+    ({"policy": "onset", "color": "blue"}, "color", "gray, rgb"),
 ])
 def test_api_refuses_bad_options(client, admin, body, field, words):
     response = client.post("/api/exports", json=body, headers={"X-CSRF-Token": admin})

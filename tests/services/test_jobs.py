@@ -14,6 +14,11 @@ from app.services.jobs import JobRunner, cancel_job, job_dir, recover_orphans
 from tests.support.live_server import living_group_members
 
 
+def stand_in(job):
+    """The small command a test job holds, run instead of `python -m app job run ID`."""
+    return job.params["argv"]
+
+
 def add_job(session_factory, settings, code: str) -> int:
     with session_factory() as session:
         job = Job(kind="crop", params={"argv": [sys.executable, "-c", code]}, status="queued")
@@ -39,7 +44,7 @@ def run_until(runner: JobRunner, session_factory, job_id: int, statuses: tuple[s
 
 @pytest.fixture
 def runner(settings, session_factory):
-    runner = JobRunner(settings, session_factory)
+    runner = JobRunner(settings, session_factory, command=stand_in)
     yield runner
     for process in runner.processes.values():
         os.killpg(process.pid, signal.SIGKILL)
@@ -145,11 +150,11 @@ def test_a_failed_job_says_why_in_its_note(runner, settings, session_factory):
 
 
 def test_a_restarted_server_adopts_a_living_job_and_finishes_it(settings, session_factory):
-    first = JobRunner(settings, session_factory)
+    first = JobRunner(settings, session_factory, command=stand_in)
     job_id = add_job(session_factory, settings, "import time; time.sleep(1.5); print('done')")
     run_until(first, session_factory, job_id, ("running",))
     # A new server process: its runner never started this job, only finds it in the DB.
-    second = JobRunner(settings, session_factory)
+    second = JobRunner(settings, session_factory, command=stand_in)
     with session_factory() as session:
         assert recover_orphans(session, settings) == []  # still alive: adopted, not touched
         session.commit()

@@ -12,8 +12,8 @@ from app.services.export.params import (
     FACES,
     LABEL_SOURCES,
     POLICIES,
-    ExportParams,
     ExportParamsError,
+    ExportSpec,
     parse_params,
 )
 from app.services.export.pipeline import ExportResult, dataset_id, preview, run_export
@@ -37,7 +37,7 @@ from app.services.export.snapshots import (
 from app.services.export.writer import stream_zip, write_zip
 
 __all__ = [
-    "COLORS", "FACES", "LABEL_SOURCES", "POLICIES", "ExportError", "ExportParams",
+    "COLORS", "FACES", "LABEL_SOURCES", "POLICIES", "ExportError", "ExportSpec",
     "ExportParamsError", "ExportResult", "FrameRow", "Selection", "SnapshotGone",
     "SnapshotNotFound", "compare_snapshots", "dataset_id", "emotion_frames", "get_snapshot",
     "list_snapshots", "parse_params", "percent_cut", "preview", "run_export",

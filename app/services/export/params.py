@@ -1,73 +1,171 @@
-"""What an export is asked for: one validated, hashable parameter set.
+"""What an export is asked for: `ExportSpec`, one validated, hashable option set.
 
-The page (form and query string), the JSON API and `onset export` all build an
-`ExportParams` through `parse_params`, so they refuse the same bad values with the same
-message, naming the field. Defaults and their reasons are in README.md ("Exporting").
+The export page (form and query string), the JSON API body, `onset export` and export jobs
+all build an `ExportSpec`, so they share one set of names, defaults, ranges and messages
+(each naming the field). Defaults and their reasons are in README.md ("Exporting").
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from app.models import EMOTIONS
+from app.specs import SpecError, parse_spec
 
-POLICIES = ("onset", "percent", "peak")
+Policy = Literal["onset", "percent", "peak"]
 # What the `onset` policy does with a sequence nobody marked an onset on: the percentage
 # trim, or the suggested onset of its expression-intensity curve (app/services/assist).
-FALLBACKS = ("percent", "suggested")
-LABEL_SOURCES = ("effective", "original")
-FACES = ("landmarks", "mtcnn", "none")
+Fallback = Literal["percent", "suggested"]
+LabelSource = Literal["effective", "original"]
+Face = Literal["landmarks", "mtcnn", "none"]
+Color = Literal["gray", "rgb", "original"]  # "original": size 0 only, frames as recorded
+POLICIES: tuple[str, ...] = Policy.__args__
+FALLBACKS: tuple[str, ...] = Fallback.__args__
+LABEL_SOURCES: tuple[str, ...] = LabelSource.__args__
+FACES: tuple[str, ...] = Face.__args__
 COLORS = ("gray", "rgb")
-ORIGINAL_COLOR = "original"  # size 0 only: every frame as recorded
+ORIGINAL_COLOR = "original"
 SPLIT_NAMES = ("train", "val", "test")
 
-# Defaults (reasons in README.md "Exporting"): the default training config takes 48x48
-# grayscale input (training/config.py), so that is what we write; 10 subject folds is the
-# usual CK+ protocol; the percentage trim drops the first half, the longest neutral start
+# Defaults (reasons in README.md "Exporting"): 48x48 grayscale is CK+48's format, which the
+# presets read (the ensemble's members resize it themselves); 10 subject folds is the usual
+# CK+ protocol; the percentage trim drops the first half, the longest neutral start
 # CK+-like sequences have (see bench/export.py's trim table on the demo's true onsets).
-DEFAULT_PERCENT = 50.0
-DEFAULT_PEAK_FRAMES = 3
 DEFAULT_SIZE = 48
-DEFAULT_FOLDS = 10
 MAX_SIZE = 1024
+MAX_FOLDS = 50
 
 
-class ExportParamsError(ValueError):
+class ExportParamsError(SpecError):
     """A bad export option; the message names the field (the CLI exits 2, the API 422)."""
 
-    def __init__(self, field_name: str, message: str):
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
 
+class ExportSpec(BaseModel):
+    """An export's options. Field order matters: later checks read earlier fields."""
 
-@dataclass(frozen=True)
-class ExportParams:
-    policy: str = "onset"
-    percent: float = DEFAULT_PERCENT
-    fallback: str = "percent"  # policy onset, no onset marked: percent trim or suggestion
-    peak_frames: int = DEFAULT_PEAK_FRAMES
-    neutral_frames: int = 0
-    exclude: tuple[str, ...] = ()
-    merge: tuple[tuple[str, str], ...] = ()  # (from, into), sorted
-    labels: str = "effective"
-    face: str = "landmarks"
-    size: int = DEFAULT_SIZE  # 0 = the original frames, unresized (face "none" only)
-    color: str = "gray"  # "original" when size is 0
-    margin: float | None = None  # None: the crop service's default
-    folds: int = DEFAULT_FOLDS
-    split: tuple[float, float, float] | None = None  # train/val/test percentages
-    seed: int = 0
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    policy: Policy = Field("onset", description="onset: marked onset to apex (no onset: the "
+                           "fallback); percent: drop the first P% of frames; peak: the last "
+                           "K frames.")
+    percent: float = Field(50.0, ge=0, lt=100, description="P: keep frames whose number > "
+                           "floor(N * P / 100) (100 would drop every frame).")
+    fallback: Fallback = Field("percent", description="Policy onset, sequences nobody "
+                               "marked: 'percent' (the P% trim) or 'suggested' (the suggested "
+                               "onset of its intensity curve, `onset onsets`).")
+    peak_frames: int = Field(3, ge=1, description="K for policy peak.")
+    neutral_frames: int = Field(0, ge=0, description="Also take the first N frames of each "
+                                "sequence as 'neutral' (never frames that show the emotion).")
+    exclude: tuple[str, ...] = Field((), description="Classes to leave out, e.g. contempt.")
+    merge: tuple[tuple[str, str], ...] = Field((), description="Classes merged into another, "
+                                               "as FROM=INTO, e.g. contempt=disgust.")
+    labels: LabelSource = Field("effective", description="effective (reviews and admin "
+                                "decisions) or original (CK+ Emotion files).")
+    face: Face = Field("landmarks", description="landmarks (CK+ landmark files), mtcnn "
+                       "(detector), or none (the whole frame).")
+    size: int = Field(DEFAULT_SIZE, ge=0, le=MAX_SIZE, description="Image side in px; 0 with "
+                      "face none copies the original frames byte for byte.")
+    color: Color = Field("gray", description="gray or rgb ('original' with size 0).")
+    margin: float | None = Field(None, ge=0, le=2, description="Legacy framing: the face box "
+                                 "plus this fraction of its side on each side (default: the "
+                                 "eyes-and-mouth framing that reproduces CK+48's crops).")
+    folds: int = Field(10, ge=2, le=MAX_FOLDS, description="Subject-grouped folds.")
+    split: tuple[float, float, float] | None = Field(None, description="Also a train/val/test "
+                                                     "split by subject, e.g. 70/15/15.")
+    seed: int = Field(0, ge=0, description="Seed of the fold/split assignment.")
+
+    @field_validator("percent")
+    @classmethod
+    def _below_100(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a finite number")
+        return value
+
+    @field_validator("fallback")
+    @classmethod
+    def _only_onset_falls_back(cls, value: str, info) -> str:
+        policy = info.data.get("policy", "onset")
+        if value != "percent" and policy != "onset":
+            raise ValueError(f"only the onset policy falls back (policy is {policy})")
+        return value
+
+    @field_validator("exclude", mode="before")
+    @classmethod
+    def _classes(cls, value: Any, info) -> tuple[str, ...]:
+        names = tuple(sorted(set(_names(value))))
+        for name in names:
+            _check_class(name)
+        if info.data.get("neutral_frames") and "neutral" in names:
+            raise ValueError("neutral is left out but neutral_frames asks for neutral samples")
+        return names
+
+    @field_validator("merge", mode="before")
+    @classmethod
+    def _merges(cls, value: Any) -> tuple[tuple[str, str], ...]:
+        return _merges(value)
+
+    @field_validator("merge")
+    @classmethod
+    def _merge_fits_exclude(cls, value: tuple, info) -> tuple:
+        exclude = set(info.data.get("exclude", ()))
+        both = sorted(exclude & {a for a, _ in value})
+        if both:
+            raise ValueError(f"{', '.join(both)} is both left out and merged; choose one")
+        into_excluded = sorted({b for _, b in value} & exclude)
+        if into_excluded:
+            raise ValueError(f"merges into {', '.join(into_excluded)}, which is left out")
+        return value
+
+    @field_validator("size")
+    @classmethod
+    def _size_fits_face(cls, value: int, info) -> int:
+        if value == 0 and info.data.get("face", "landmarks") != "none":
+            raise ValueError("0 (original frames) only works with face 'none'; crops need a "
+                             "size of 8 px or more")
+        if value != 0 and value < 8:
+            raise ValueError(f"must be 8..{MAX_SIZE} px (or 0 for the original frames with "
+                             f"face 'none'), got {value}")
+        return value
+
+    @field_validator("color", mode="before")
+    @classmethod
+    def _color_spelling(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("color")
+    @classmethod
+    def _color_fits_size(cls, value: str, info) -> str:
+        """Size 0 means the original frames byte for byte, so in their recorded colour (CK+
+        mixes gray and RGB subjects; training converts on reading): the colour is
+        "original", whatever was asked, which also keeps the dataset id independent of an
+        unused option."""
+        if info.data.get("size") == 0:
+            return ORIGINAL_COLOR
+        if value == ORIGINAL_COLOR:
+            raise ValueError("'original' keeps the frames as recorded, which needs size 0 "
+                             "(no resize)")
+        return value
+
+    @field_validator("split", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return None if value in (None, "") else parse_split(value)
+
+    @field_serializer("merge")
+    def _merge_text(self, merge: tuple[tuple[str, str], ...]) -> list[str]:
+        return [f"{a}={b}" for a, b in merge]
+
+    @field_serializer("split")
+    def _split_text(self, split: tuple[float, float, float] | None) -> str | None:
+        return split_text(split) if split else None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly, in the same vocabulary `parse_params` reads back."""
-        data = asdict(self)
-        data["exclude"] = list(self.exclude)
-        data["merge"] = [f"{a}={b}" for a, b in self.merge]
-        data["split"] = split_text(self.split) if self.split else None
-        return data
+        """JSON-friendly, in the vocabulary the spec reads back (what a job stores)."""
+        return self.model_dump(mode="json")
 
     def selection_dict(self) -> dict[str, Any]:
         """What decides which frames get which label (dataset.json's `selection`)."""
@@ -87,67 +185,9 @@ def split_text(split: tuple[float, float, float]) -> str:
     return "/".join(f"{v:g}" for v in split)
 
 
-_FIELDS = set(ExportParams.__dataclass_fields__)
-# Spellings the CLI, forms and JSON may use for the same field.
-_ALIASES = {"peak": "peak_frames", "peak-frames": "peak_frames",
-            "neutral": "neutral_frames", "neutral-frames": "neutral_frames",
-            "label_source": "labels", "colour": "color"}
-
-
-def parse_params(data: Mapping[str, Any], *, ignore: Iterable[str] = ()) -> ExportParams:
-    """Build ExportParams from loose input (strings from a form or the query string, JSON
-    values, CLI options). Unknown keys and bad values raise ExportParamsError."""
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key in ignore:
-            continue
-        name = _ALIASES.get(key, key)
-        if name not in _FIELDS:
-            raise ExportParamsError(key, f"unknown option; known: {', '.join(sorted(_FIELDS))}")
-        if value is None or value == "" or value == []:
-            continue
-        values[name] = value
-    defaults = ExportParams()
-    policy = _choice(values, "policy", POLICIES, defaults.policy)
-    percent = _number(values, "percent", defaults.percent)
-    if not 0 <= percent < 100:
-        raise ExportParamsError("percent", f"must be at least 0 and below 100, got {percent:g} "
-                                           "(100 would drop every frame)")
-    peak = _integer(values, "peak_frames", defaults.peak_frames, low=1)
-    neutral = _integer(values, "neutral_frames", 0, low=0)
-    exclude = tuple(sorted(set(_names(values.get("exclude", ())))))
-    for name in exclude:
-        _check_class("exclude", name)
-    merge = _merges(values.get("merge", ()))
-    _check_class_rules(exclude, merge, neutral)
-    fallback = _choice(values, "fallback", FALLBACKS, defaults.fallback)
-    if fallback != "percent" and policy != "onset":
-        raise ExportParamsError("fallback", f"only the onset policy falls back (policy is "
-                                            f"{policy})")
-    face = _choice(values, "face", FACES, defaults.face)
-    size = _integer(values, "size", defaults.size, low=0)
-    if size == 0 and face != "none":
-        raise ExportParamsError("size", "0 (original frames) only works with face 'none'; "
-                                        "crops need a size of 8 px or more")
-    if size != 0 and not 8 <= size <= MAX_SIZE:
-        raise ExportParamsError("size", f"must be 8..{MAX_SIZE} px (or 0 for the original "
-                                        f"frames with face 'none'), got {size}")
-    margin = values.get("margin")
-    if margin is not None:
-        margin = _number(values, "margin", 0.0)
-        if not 0 <= margin <= 2:
-            raise ExportParamsError("margin", f"must be 0..2 (a fraction of the face box), "
-                                              f"got {margin:g}")
-    return ExportParams(
-        policy=policy, percent=percent, fallback=fallback, peak_frames=peak,
-        neutral_frames=neutral,
-        exclude=exclude, merge=merge,
-        labels=_choice(values, "labels", LABEL_SOURCES, defaults.labels),
-        face=face, size=size, color=_color(values, size), margin=margin,
-        folds=_integer(values, "folds", defaults.folds, low=2),
-        split=parse_split(values["split"]) if "split" in values else None,
-        seed=_integer(values, "seed", 0, low=0),
-    )
+def parse_params(data: Mapping[str, Any], *, ignore: Iterable[str] = ()) -> ExportSpec:
+    """An ExportSpec from loose input (form or query strings, JSON, CLI options)."""
+    return parse_spec(ExportSpec, data, ignore=ignore, error=ExportParamsError)
 
 
 def parse_split(value: Any) -> tuple[float, float, float]:
@@ -157,64 +197,19 @@ def parse_split(value: Any) -> tuple[float, float, float]:
     parts = value.split("/") if isinstance(value, str) else value
     example = "give train/val/test percentages summing to 100, like 70/15/15"
     if not isinstance(parts, (list, tuple)) or len(parts) != 3:
-        raise ExportParamsError("split", f"{value!r} is not three numbers; {example}")
+        raise ValueError(f"{value!r} is not three numbers; {example}")
     try:
         numbers = tuple(float(str(p).strip()) for p in parts)
     except ValueError:
-        raise ExportParamsError("split", f"{value!r} has a part that is not a number; "
+        raise ValueError(f"{value!r} has a part that is not a number; "
                                          f"{example}") from None
     if any(not math.isfinite(n) or n < 0 for n in numbers):
-        raise ExportParamsError("split", f"{value!r}: parts must be 0 or more; {example}")
+        raise ValueError(f"{value!r}: parts must be 0 or more; {example}")
     if abs(sum(numbers) - 100) > 1e-6:
-        raise ExportParamsError("split", f"{value!r} sums to {sum(numbers):g}; {example}")
+        raise ValueError(f"{value!r} sums to {sum(numbers):g}; {example}")
     if numbers[0] == 0:
-        raise ExportParamsError("split", f"{value!r} leaves nothing to train on")
+        raise ValueError(f"{value!r} leaves nothing to train on")
     return numbers  # type: ignore[return-value]
-
-
-def _choice(values: dict, name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = str(values.get(name, default)).strip().lower()
-    if value in ("grey", "grayscale", "greyscale", "l") and name == "color":
-        value = "gray"
-    if value not in allowed:
-        raise ExportParamsError(name, f"{value!r} is not one of {', '.join(allowed)}")
-    return value
-
-
-def _color(values: dict, size: int) -> str:
-    """Size 0 means the original frames byte for byte, so in their recorded colour (CK+
-    mixes gray and RGB subjects; training converts on reading): the colour is "original",
-    whatever was asked, which also keeps the dataset id independent of an unused option."""
-    color = _choice(values, "color", (*COLORS, ORIGINAL_COLOR), "gray")
-    if size == 0:
-        return ORIGINAL_COLOR
-    if color == ORIGINAL_COLOR:
-        raise ExportParamsError("color", "'original' keeps the frames as recorded, which "
-                                         "needs size 0 (no resize)")
-    return color
-
-
-def _number(values: dict, name: str, default: float) -> float:
-    raw = values.get(name, default)
-    try:
-        if isinstance(raw, bool):
-            raise ValueError
-        number = float(raw)
-    except (TypeError, ValueError):
-        raise ExportParamsError(name, f"{raw!r} is not a number") from None
-    if not math.isfinite(number):
-        raise ExportParamsError(name, f"{raw!r} is not a finite number")
-    return number
-
-
-def _integer(values: dict, name: str, default: int, *, low: int) -> int:
-    raw = values.get(name, default)
-    number = _number(values, name, default)
-    if not number.is_integer():
-        raise ExportParamsError(name, f"{raw!r} is not a whole number")
-    if number < low:
-        raise ExportParamsError(name, f"must be at least {low}, got {int(number)}")
-    return int(number)
 
 
 def _names(value: Any) -> list[str]:
@@ -226,52 +221,40 @@ def _names(value: Any) -> list[str]:
     return [s.strip().lower() for s in out if s.strip()]
 
 
-def _check_class(field_name: str, name: str) -> None:
+def _check_class(name: str) -> None:
     if name not in EMOTIONS:
-        raise ExportParamsError(field_name, f"unknown class {name!r}; classes are "
-                                            f"{', '.join(EMOTIONS)}")
+        raise ValueError(f"unknown class {name!r}; classes are {', '.join(EMOTIONS)}")
 
 
 def _merges(value: Any) -> tuple[tuple[str, str], ...]:
     if isinstance(value, Mapping):
         pairs = [(str(a), str(b)) for a, b in value.items()]
+    elif all(isinstance(item, (tuple, list)) and len(item) == 2 for item in value):
+        pairs = [(str(a), str(b)) for a, b in value]  # already pairs (a spec's own field)
     else:
         pairs = []
         for item in _names(value):
             source, sep, target = item.partition("=")
             if not sep or not source.strip() or not target.strip():
-                raise ExportParamsError("merge", f"{item!r} is not FROM=INTO "
+                raise ValueError(f"{item!r} is not FROM=INTO "
                                                  "(like contempt=disgust)")
             pairs.append((source, target))
     merged: dict[str, str] = {}
     for source, target in pairs:
         source, target = source.strip().lower(), target.strip().lower()
-        _check_class("merge", source)
-        _check_class("merge", target)
+        _check_class(source)
+        _check_class(target)
         if source == target:
-            raise ExportParamsError("merge", f"{source}={target} merges a class into itself")
+            raise ValueError(f"{source}={target} merges a class into itself")
         if merged.get(source, target) != target:
-            raise ExportParamsError("merge", f"{source} is merged into both "
+            raise ValueError(f"{source} is merged into both "
                                              f"{merged[source]} and {target}")
         merged[source] = target
     chained = sorted(set(merged) & set(merged.values()))
     if chained:
-        raise ExportParamsError("merge", f"{', '.join(chained)} is both merged away and "
+        raise ValueError(f"{', '.join(chained)} is both merged away and "
                                          "merged into; merge each class straight into its "
                                          "final class")
     return tuple(sorted(merged.items()))
 
 
-def _check_class_rules(exclude: tuple[str, ...], merge: tuple[tuple[str, str], ...],
-                       neutral_frames: int) -> None:
-    both = sorted(set(exclude) & {a for a, _ in merge})
-    if both:
-        raise ExportParamsError("merge", f"{', '.join(both)} is both left out and merged; "
-                                         "choose one")
-    into_excluded = sorted({b for _, b in merge} & set(exclude))
-    if into_excluded:
-        raise ExportParamsError("merge", f"merges into {', '.join(into_excluded)}, which is "
-                                         "left out")
-    if neutral_frames and "neutral" in exclude:
-        raise ExportParamsError("exclude", "neutral is left out but --neutral-frames asks "
-                                           "for neutral samples")

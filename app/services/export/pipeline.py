@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.services.export.params import ExportParams
+from app.services.export.params import ExportSpec
 from app.services.export.selection import (
     ExportError,
     FrameRow,
@@ -51,7 +51,7 @@ class ExportResult:
                 "created": self.created}
 
 
-def image_spec(params: ExportParams) -> dict[str, Any]:
+def image_spec(params: ExportSpec) -> dict[str, Any]:
     """dataset.json's `image` (`training.contract.image_block`): how training's predict
     must crop a photo to match; the framing is the one the crops are cut with (none for
     whole frames)."""
@@ -60,7 +60,7 @@ def image_spec(params: ExportParams) -> dict[str, Any]:
                        framing=framing)
 
 
-def dataset_id(rows: list[FrameRow], params: ExportParams) -> str:
+def dataset_id(rows: list[FrameRow], params: ExportSpec) -> str:
     """Content hash: rows (never database ids, which a re-import may change), image and
     split parameters. Not the time."""
     payload = {"format": DATASET_FORMAT,
@@ -70,7 +70,7 @@ def dataset_id(rows: list[FrameRow], params: ExportParams) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:ID_LENGTH]
 
 
-def assign_groups(rows: list[FrameRow], params: ExportParams
+def assign_groups(rows: list[FrameRow], params: ExportSpec
                   ) -> tuple[dict[str, int], dict[str, str] | None]:
     counts = subject_label_counts((r.subject, r.label) for r in rows)
     folds = assign_folds(counts, params.folds, params.seed)
@@ -102,7 +102,7 @@ def count_rows(rows: list[FrameRow], labels: list[str], folds: dict[str, int],
     return counts
 
 
-def preview(session: Session, params: ExportParams) -> dict[str, Any]:
+def preview(session: Session, params: ExportSpec) -> dict[str, Any]:
     """Counts per class, fold and split for these options, without writing anything.
     Faces are not located here, so frames without a face are still counted."""
     selection = select_frames(session, params)
@@ -117,7 +117,7 @@ def preview(session: Session, params: ExportParams) -> dict[str, Any]:
     return result
 
 
-def run_export(session: Session, settings: Settings, *, params: ExportParams,
+def run_export(session: Session, settings: Settings, *, params: ExportSpec,
                out: Path | None = None, user_id: int | None = None,
                progress: Progress | None = None) -> ExportResult:
     """Export to `out` (default settings.exports_dir/<id>/) and record the snapshot in the
@@ -172,7 +172,7 @@ def run_export(session: Session, settings: Settings, *, params: ExportParams,
 
 
 def image_jobs(session: Session, settings: Settings, selection: Selection,
-               params: ExportParams, progress: Progress | None
+               params: ExportSpec, progress: Progress | None
                ) -> tuple[list[ImageJob], list[str]]:
     """How each image is made; frames where the face source finds no face are dropped and
     listed (file names), never replaced by a centre crop."""

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.models import EMOTIONS, DatasetSource, Frame, Sequence, Subject
 from app.services.effective import Effective, effective_map
-from app.services.export.params import ExportParams
+from app.services.export.params import ExportSpec
 
 LEFT_OUT_REASONS = ("excluded", "disagreement", "no_label", "class_excluded", "no_frames")
 
@@ -102,7 +102,7 @@ def percent_cut(n_frames: int, percent: float) -> int:
     return int(Fraction(n_frames) * Fraction(str(percent)) / 100)
 
 
-def emotion_frames(n_frames: int, params: ExportParams, onset: int | None,
+def emotion_frames(n_frames: int, params: ExportSpec, onset: int | None,
                    apex: int | None, suggested: int | None = None) -> tuple[list[int], str]:
     """The 1-based frame numbers that show the emotion, and the rule that chose them.
     `suggested`: the suggested onset, used by the onset policy with `fallback="suggested"`
@@ -141,7 +141,7 @@ def dataset_root(session: Session) -> Path:
     return Path(source.root)
 
 
-def select_frames(session: Session, params: ExportParams) -> Selection:
+def select_frames(session: Session, params: ExportSpec) -> Selection:
     """Apply the label source, exclusions and trimming policy to every imported sequence."""
     root = dataset_root(session)
     effective = effective_map(session)
@@ -194,7 +194,7 @@ def select_frames(session: Session, params: ExportParams) -> Selection:
                      left_out_names=left_out, onset_fallback=fallback)
 
 
-def _suggested_onsets(session: Session, params: ExportParams) -> dict[int, int]:
+def _suggested_onsets(session: Session, params: ExportSpec) -> dict[int, int]:
     """{sequence id: suggested onset} when the onset policy falls back to suggestions."""
     if params.policy != "onset" or params.fallback != "suggested":
         return {}
@@ -208,7 +208,7 @@ def _suggested_onsets(session: Session, params: ExportParams) -> dict[int, int]:
     return {s.sequence_id: s.suggested_onset for s in found if s.suggested_onset is not None}
 
 
-def _label_or_reason(params: ExportParams, eff: Effective | None, original: int | None,
+def _label_or_reason(params: ExportSpec, eff: Effective | None, original: int | None,
                      merge: dict[str, str]) -> tuple[str | None, str]:
     """(reason it is left out, None) or (None, class name)."""
     if eff is not None and eff.exclude:
