@@ -14,6 +14,7 @@ from app.db import hold_server_lock, make_engine, make_session_factory
 from app.errors import install_error_handlers
 from app.openapi import describe_operations
 from app.security_headers import SecurityHeaders
+from app.services.jobs import JobRunner
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
@@ -36,9 +37,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         server_lock = hold_server_lock(settings.resolved_database_url)
         for hook in app.state.startup_hooks:
             hook(app)
+        # Background jobs start from this server process (each runs as its own process).
+        runner = JobRunner(settings, app.state.session_factory) if settings.job_runner else None
+        if runner is not None:
+            runner.start()
         yield
-        for hook in app.state.shutdown_hooks:
-            hook(app)
+        if runner is not None:
+            runner.stop()
         engine.dispose()
         if server_lock is not None:
             server_lock.close()
@@ -54,7 +59,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     app.state.templates = make_templates()
     app.state.startup_hooks = []
-    app.state.shutdown_hooks = []
     app.state.nav = []
     app.add_middleware(SessionMiddleware, secret_key=settings.session_secret,
                        session_cookie="onset_session", max_age=SESSION_MAX_AGE_S,

@@ -12,7 +12,7 @@ from app.models import ExportSnapshot, Job, Run, User, utcnow
 from app.services import charts
 from app.services.job_commands import SPECS
 from app.services.job_progress import duration_text, job_progress, log_tail
-from app.services.jobs import ACTIVE, JobParamError, JobRunner, cancel_job, submit_job
+from app.services.jobs import ACTIVE, JobParamError, cancel_job, submit_job
 from app.services.runs import active_run, list_runs
 from app.specs import fields
 from training.config import PRESET_DESCRIPTIONS as PRESET_CHOICES
@@ -21,17 +21,6 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 NAV = [("Admin", "/admin", "admin")]
 JOB_HISTORY = 30
 COLOR_NAMES = {"gray": "grayscale", "rgb": "RGB"}  # the export page says the same
-
-
-def on_startup(app) -> None:
-    """Start the job runner in the server process (jobs themselves run as subprocesses)."""
-    settings = app.state.settings
-    if not settings.job_runner:
-        return
-    runner = JobRunner(settings, app.state.session_factory)
-    runner.start()
-    app.state.job_runner = runner
-    app.state.shutdown_hooks.append(lambda app: runner.stop())
 
 
 def _admin_context(session: Session, request: Request) -> dict:
