@@ -7,7 +7,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -18,6 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from app.utc import UTCDateTime
+
 EMOTIONS: tuple[str, ...] = (
     "neutral", "anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise",
 )
@@ -26,10 +27,6 @@ ROLES: tuple[str, ...] = ("reviewer", "admin")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def label_name(code: int | None) -> str | None:
-    return None if code is None else EMOTIONS[code]
 
 
 class Base(DeclarativeBase):
@@ -45,7 +42,7 @@ class DatasetSource(Base):
     root: Mapped[str] = mapped_column(String(1024))
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
     layout: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Subject(Base):
@@ -102,7 +99,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="reviewer")
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Sessions carry the generation they were issued under; bumping it (logout, new
     # password, disable) ends every one of them on the server side.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -118,8 +115,8 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)  # sha256 hex
     hint: Mapped[str | None] = mapped_column(String(16))  # last characters, to tell apart
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user: Mapped[User] = relationship()
 
 
@@ -137,7 +134,7 @@ class Annotation(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     exclude: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     user: Mapped[User] = relationship()
 
 
@@ -153,14 +150,14 @@ class Decision(Base):
     exclude: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     user: Mapped[User] = relationship()
 
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     action: Mapped[str] = mapped_column(String(64))  # e.g. annotation.save, import, export
     sequence_id: Mapped[int | None] = mapped_column(ForeignKey("sequences.id"), index=True)
@@ -186,7 +183,7 @@ class FaceDetection(Base):
     keypoints: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     confidence: Mapped[float | None] = mapped_column(Float)
     method: Mapped[str] = mapped_column(String(16), default="detected")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ExportSnapshot(Base):
@@ -194,7 +191,7 @@ class ExportSnapshot(Base):
 
     __tablename__ = "exports"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -215,9 +212,9 @@ class Job(Base):
     log_path: Mapped[str | None] = mapped_column(String(1024))
     run_dir: Mapped[str | None] = mapped_column(String(1024))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user: Mapped[User | None] = relationship()
 
 
@@ -232,4 +229,4 @@ class Run(Base):
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

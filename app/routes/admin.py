@@ -13,7 +13,7 @@ from app.services import charts
 from app.services.job_commands import SPECS
 from app.services.job_progress import duration_text, job_progress, log_tail
 from app.services.jobs import ACTIVE, JobParamError, cancel_job, submit_job
-from app.services.runs import active_run, list_runs
+from app.services.runs import active_run, list_runs, run_of_job
 from app.specs import fields
 from training.config import PRESET_DESCRIPTIONS as PRESET_CHOICES
 
@@ -137,10 +137,7 @@ def _duration(job: Job) -> str:
 
 
 def _run_of(session: Session, request: Request, job: Job) -> Run | None:
-    if not job.run_dir or job.kind not in ("train", "tune"):
-        return None
-    list_runs(session, request.app.state.settings)  # registers the job's run folder
-    return session.scalar(select(Run).where(Run.path == job.run_dir))
+    return run_of_job(session, request.app.state.settings, job)
 
 
 @router.post("/jobs/{job_id}/cancel")

@@ -24,7 +24,6 @@ from app.schemas import (
 from app.services.review import (
     ReviewData,
     ReviewInput,
-    as_utc,
     load_review,
     save_annotation,
     save_decision,
@@ -67,7 +66,7 @@ def _annotation(row: Annotation | Decision | None) -> dict | None:
         return None
     return {"reviewer": row.user.name, "label": _name(row.label), "label_code": row.label,
             "onset_frame": row.onset_frame, "apex_frame": row.apex_frame, "note": row.note,
-            "exclude": row.exclude, "version": row.version, "updated_at": as_utc(row.updated_at)}
+            "exclude": row.exclude, "version": row.version, "updated_at": row.updated_at}
 
 
 @router.get("/sequences", response_model=SequenceList, responses={**ERRORS, 422: {}})

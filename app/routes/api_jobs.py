@@ -10,13 +10,12 @@ from sqlalchemy.orm import Session
 
 from app.auth import current_user, require_admin
 from app.deps import get_session
-from app.models import Job, Run, User
-from app.routes.runs import promote_or_422, run_or_404
+from app.models import Job, User
 from app.services.crop_spec import CropSpec
 from app.services.export.params import ExportSpec
 from app.services.job_progress import job_progress
 from app.services.jobs import as_utc, cancel_job, submit_job
-from app.services.runs import list_runs, run_details
+from app.services.runs import get_run, list_runs, promote, run_details, run_of_job
 from app.services.training_specs import TrainSpec, TuneSpec
 
 router = APIRouter(prefix="/api", tags=["jobs and runs"])
@@ -67,11 +66,8 @@ class JobOut(BaseModel):
 
 
 def _job_out(request: Request, session: Session, job: Job) -> JobOut:
-    run_id = None
-    if job.status == "succeeded" and job.kind in ("train", "tune") and job.run_dir:
-        list_runs(session, request.app.state.settings)
-        run = session.scalar(select(Run).where(Run.path == job.run_dir))
-        run_id = run.id if run else None
+    run = run_of_job(session, request.app.state.settings, job)
+    run_id = run.id if run else None
     return JobOut(
         id=job.id, kind=job.kind, status=job.status, note=job.note,
         params={k: v for k, v in job.params.items() if k != "argv"},
@@ -139,7 +135,7 @@ def runs(request: Request, session: Session = Depends(get_session),
 def read_run(run_id: str, request: Request, session: Session = Depends(get_session),
              _user: User = Depends(current_user)) -> dict[str, Any]:
     """The run's metrics.json (DESIGN.md contract) plus its id, kind and active flag."""
-    run = run_or_404(session, request, run_id)
+    run = get_run(session, request.app.state.settings, run_id)
     details = run_details(run)
     return {"id": run.id, "kind": run.kind, "active": run.active, "path": str(Path(run.path)),
             "labels": details.labels, "metrics": details.metrics, **details.metrics}
@@ -149,5 +145,6 @@ def read_run(run_id: str, request: Request, session: Session = Depends(get_sessi
 def promote_run(run_id: str, request: Request, session: Session = Depends(get_session),
                 user: User = Depends(require_admin)) -> dict[str, Any]:
     """Make this run the active model used by predictions."""
-    run = promote_or_422(session, request, run_id, user)
+    run = promote(session, request.app.state.settings, run_id=run_id, user_id=user.id)
+    session.commit()
     return {"id": run.id, "active": True}

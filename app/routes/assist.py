@@ -4,11 +4,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from app.auth import current_user, require_admin, require_reviewer
-from app.deps import get_session
+from app.auth import Admin, CurrentUser, Reviewer
+from app.deps import SessionDep
+from app.errors import status_for
 from app.htmx import is_htmx, render
 from app.models import EMOTIONS, Decision, Sequence, User
-from app.services.assist import AssistError
 from app.services.assist.adjudication import (
     AdjudicationError,
     decide,
@@ -19,50 +19,43 @@ from app.services.assist.adjudication import (
 from app.services.assist.agreement import agreement
 from app.services.assist.onsets import suggest_one
 from app.services.assist.suspects import find_suspects
-from app.services.review import NotAllowed, ReviewError, SequenceMissing, StaleVersion, load_review
+from app.services.errors import NotFound
+from app.services.review import NotAllowed, ReviewError, StaleVersion, load_review
 
 router = APIRouter()
 NAV = [("Agreement", "/agreement", "reviewer"), ("Adjudicate", "/adjudicate", "admin")]
 
 
 @router.get("/api/suspects", tags=["review assistance"])
-def api_suspects(request: Request, run: str | None = Query(
+def api_suspects(request: Request, session: SessionDep, _user: Reviewer, run: str | None = Query(
                      None, description="A run id or run folder; default: the active model"),
-                 top: int | None = Query(None, ge=1, description="Only the K most suspect"),
-                 session: Session = Depends(get_session),
-                 _user: User = Depends(require_reviewer)):
+                 top: int | None = Query(None, ge=1, description="Only the K most suspect")):
     """Labelled sequences ranked by how confidently the run's out-of-fold predictions doubt
     their effective label (flagged ones first). 409 when the run cannot be used; what it
     left out (relabelled, excluded, re-imported since its export) is in `X-Onset-Notes`."""
-    try:
-        report = find_suspects(session, request.app.state.settings, run=run, top=top)
-    except AssistError as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+    report = find_suspects(session, request.app.state.settings, run=run, top=top)
     headers = {"X-Onset-Notes": " | ".join(report.notes)[:4000]} if report.notes else {}
     return JSONResponse([s.as_dict() for s in report.items], headers=headers)
 
 
 @router.get("/api/sequences/{sequence_id:int}/onset-suggestion", tags=["review assistance"])
-def api_onset(request: Request, sequence_id: int, session: Session = Depends(get_session),
-              _user: User = Depends(require_reviewer)):
+def api_onset(request: Request, sequence_id: int, session: SessionDep, _user: Reviewer):
     """The sequence's intensity curve (0 = frame 1, 1 = apex) and suggested onset."""
     found = suggest_one(session, request.app.state.settings, sequence_id=sequence_id)
     if found is None:
-        return JSONResponse({"detail": f"no sequence with id {sequence_id}"}, status_code=404)
+        raise NotFound(f"no sequence with id {sequence_id}")
     return found.as_dict()
 
 
 @router.get("/api/agreement", tags=["review assistance"])
-def api_agreement(session: Session = Depends(get_session),
-                  _user: User = Depends(require_reviewer)):
+def api_agreement(session: SessionDep, _user: Reviewer):
     """Cohen's/Fleiss' kappa on labels, Krippendorff's alpha and mean |difference| on onsets,
     each with `n`; null with a `note` where there is not enough data."""
     return agreement(session)
 
 
 @router.get("/agreement", include_in_schema=False)
-def agreement_page(request: Request, session: Session = Depends(get_session),
-                   _user: User = Depends(current_user)):
+def agreement_page(request: Request, session: SessionDep, _user: CurrentUser):
     return render(request, "agreement.html", {"report": agreement(session)})
 
 
@@ -71,8 +64,7 @@ def _gap(request: Request) -> int:
 
 
 @router.get("/adjudicate", include_in_schema=False)
-def adjudication_queue(request: Request, session: Session = Depends(get_session),
-                       _user: User = Depends(require_admin)):
+def adjudication_queue(request: Request, session: SessionDep, _user: Admin):
     return render(request, "adjudicate.html", {
         "disputes": disputes(session, onset_gap=_gap(request)), "gap": _gap(request),
         "emotions": EMOTIONS,
@@ -86,19 +78,14 @@ def _decided_name(session: Session, raw: str) -> str | None:
 
 
 @router.get("/adjudicate/{sequence_id:int}", include_in_schema=False)
-def adjudication_page(request: Request, sequence_id: int, session: Session = Depends(get_session),
-                      user: User = Depends(require_admin)):
+def adjudication_page(request: Request, sequence_id: int, session: SessionDep, user: Admin):
     return _page(request, session, user, sequence_id)
 
 
 def _page(request: Request, session: Session, user: User, sequence_id: int, *,
           error: str | None = None, status_code: int = 200):
-    try:
-        dispute = dispute_for(session, sequence_id=sequence_id, onset_gap=_gap(request))
-        data = load_review(session, sequence_id=sequence_id, user_id=user.id)
-    except SequenceMissing as exc:
-        return render(request, "error.html", {"status": 404, "message": str(exc)},
-                      status_code=404)
+    dispute = dispute_for(session, sequence_id=sequence_id, onset_gap=_gap(request))
+    data = load_review(session, sequence_id=sequence_id, user_id=user.id)
     frames = [{"id": fid, "number": n} for fid, n in data.frames]
     decision = session.get(Decision, sequence_id)
     decided = _decided_name(session, request.query_params.get("decided", ""))
@@ -117,8 +104,8 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 @router.post("/adjudicate/{sequence_id:int}", include_in_schema=False)
-def adjudicate(request: Request, sequence_id: int, form: dict[str, str] = Depends(_form),
-               session: Session = Depends(get_session), user: User = Depends(require_admin)):
+def adjudicate(request: Request, sequence_id: int, session: SessionDep, user: Admin,
+               form: dict[str, str] = Depends(_form)):
     """Take one reviewer's answer as the admin decision, then open the next dispute."""
     try:
         take_from, version = int(form.get("take_from", "")), int(form.get("version", ""))
@@ -128,15 +115,11 @@ def adjudicate(request: Request, sequence_id: int, form: dict[str, str] = Depend
     try:
         decide(session, sequence_id=sequence_id, admin=user, take_from=take_from,
                version=version)
-    except (AdjudicationError, ReviewError, NotAllowed) as exc:
+    except (AdjudicationError, ReviewError, NotAllowed, StaleVersion) as exc:
+        # The page again, with the refusal over its form (status from the one table).
         session.rollback()
-        return _page(request, session, user, sequence_id, status_code=422, error=str(exc))
-    except StaleVersion as exc:
-        session.rollback()
-        return _page(request, session, user, sequence_id, status_code=409, error=str(exc))
-    except SequenceMissing as exc:
-        return render(request, "error.html", {"status": 404, "message": str(exc)},
-                      status_code=404)
+        return _page(request, session, user, sequence_id, status_code=status_for(exc),
+                     error=str(exc))
     session.commit()
     nxt = next_dispute(session, after_id=sequence_id, onset_gap=_gap(request))
     target = f"/adjudicate/{nxt}?decided={sequence_id}" if nxt else \

@@ -3,14 +3,12 @@ Retry-After); logging out ends the account's sessions on the server side."""
 
 import threading
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy.orm import Session
 
-from app.auth import CsrfRejected, csrf_matches, current_user, log_in, log_out
-from app.deps import get_session
+from app.auth import CsrfRejected, CurrentUser, csrf_matches, log_in, log_out
+from app.deps import SessionDep
 from app.htmx import render
-from app.models import User
 from app.services.login_throttle import LoginThrottle
 from app.services.users import authenticate
 
@@ -41,9 +39,8 @@ def login_page(request: Request, next: str = "/"):
 
 
 @router.post("/login", include_in_schema=False)
-def login_submit(request: Request, name: str = Form(...), password: str = Form(...),
-                 next: str = Form("/"), csrf_token: str = Form(""),
-                 session: Session = Depends(get_session)):
+def login_submit(request: Request, session: SessionDep, name: str = Form(...),
+                 password: str = Form(...), next: str = Form("/"), csrf_token: str = Form("")):
     if not csrf_matches(request, csrf_token):
         raise CsrfRejected()
     throttle = _throttle(request)
@@ -65,7 +62,6 @@ def login_submit(request: Request, name: str = Form(...), password: str = Form(.
 
 
 @router.post("/logout", include_in_schema=False)
-def logout(request: Request, user: User = Depends(current_user),
-           session: Session = Depends(get_session)):
+def logout(request: Request, user: CurrentUser, session: SessionDep):
     log_out(request, session, user)
     return RedirectResponse("/login", status_code=303)

@@ -11,13 +11,12 @@ import hashlib
 import re
 from importlib.resources import files
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from app.auth import current_user
-from app.models import User
+from app.auth import CurrentUser
 
 ASSETS_URL = "/docs/assets"
 ASSETS_DIR = files("fastapi_offline") / "static"
@@ -42,12 +41,12 @@ def with_inline_scripts_allowed(page: HTMLResponse) -> HTMLResponse:
 
 
 @router.get("/openapi.json")
-def openapi_schema(request: Request, _user: User = Depends(current_user)):
+def openapi_schema(request: Request, _user: CurrentUser):
     return JSONResponse(request.app.openapi())
 
 
 @router.get("/docs")
-def swagger_ui(request: Request, _user: User = Depends(current_user)):
+def swagger_ui(request: Request, _user: CurrentUser):
     return with_inline_scripts_allowed(get_swagger_ui_html(
         openapi_url="/openapi.json", title=f"{request.app.title} API",
         swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
@@ -55,7 +54,7 @@ def swagger_ui(request: Request, _user: User = Depends(current_user)):
 
 
 @router.get("/redoc")
-def redoc(request: Request, _user: User = Depends(current_user)):
+def redoc(request: Request, _user: CurrentUser):
     return with_inline_scripts_allowed(get_redoc_html(
         openapi_url="/openapi.json", title=f"{request.app.title} API",
         redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js", redoc_favicon_url=FAVICON_URL,

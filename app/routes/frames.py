@@ -4,13 +4,12 @@ path from the request).
 Answers carry an ETag and a private Cache-Control, and a matching If-None-Match gets a bodiless
 304, so scrubbing back and forth through a filmstrip costs almost nothing the second time."""
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from app.auth import require_reviewer
-from app.deps import get_session
-from app.models import User
+from app.auth import Reviewer
+from app.deps import SessionDep
 from app.services.face_view import (
     CROP_SIZE_RANGE,
     VIEW_CROP_COLOR,
@@ -46,8 +45,7 @@ def _not_modified(request: Request, frame: FrameFile) -> Response | None:
 
 
 @router.get("/frames/{frame_id:int}.png", include_in_schema=False)
-def original_frame(request: Request, frame_id: int, session: Session = Depends(get_session),
-                   _user: User = Depends(require_reviewer)):
+def original_frame(request: Request, frame_id: int, session: SessionDep, _user: Reviewer):
     try:
         frame = locate(session, frame_id)
         if (cached := _not_modified(request, frame)) is not None:
@@ -73,14 +71,12 @@ def _rendition(request: Request, frame_id: int, variant: str, session: Session) 
 
 
 @router.get("/frames/{frame_id:int}/thumb.jpg", include_in_schema=False)
-def frame_thumb(request: Request, frame_id: int, session: Session = Depends(get_session),
-                _user: User = Depends(require_reviewer)):
+def frame_thumb(request: Request, frame_id: int, session: SessionDep, _user: Reviewer):
     return _rendition(request, frame_id, "thumb", session)
 
 
 @router.get("/frames/{frame_id:int}/view.jpg", include_in_schema=False)
-def frame_view(request: Request, frame_id: int, session: Session = Depends(get_session),
-               _user: User = Depends(require_reviewer)):
+def frame_view(request: Request, frame_id: int, session: SessionDep, _user: Reviewer):
     return _rendition(request, frame_id, "view", session)
 
 
@@ -96,9 +92,8 @@ def _face_unavailable(exc: FaceUnavailable) -> JSONResponse:
 
 
 @router.get("/frames/{frame_id:int}/face.json", include_in_schema=False)
-def frame_face_json(request: Request, frame_id: int, source: str | None = SourceQuery,
-                    session: Session = Depends(get_session),
-                    _user: User = Depends(require_reviewer)):
+def frame_face_json(request: Request, frame_id: int, session: SessionDep, _user: Reviewer,
+                    source: str | None = SourceQuery):
     """The frame's face box, eyes, method and confidence (or `found: false` and why)."""
     try:
         view = frame_face(session, request.app.state.settings, frame_id=frame_id,
@@ -114,12 +109,11 @@ def frame_face_json(request: Request, frame_id: int, source: str | None = Source
 
 
 @router.get("/frames/{frame_id:int}/crop.png", include_in_schema=False)
-def frame_face_crop(request: Request, frame_id: int, source: str | None = SourceQuery,
+def frame_face_crop(request: Request, frame_id: int, session: SessionDep, _user: Reviewer,
+                    source: str | None = SourceQuery,
                     size: int = Query(VIEW_CROP_SIZE, ge=CROP_SIZE_RANGE[0],
                                       le=CROP_SIZE_RANGE[1]),
-                    color: str = Query(VIEW_CROP_COLOR, pattern="^(gray|rgb)$"),
-                    session: Session = Depends(get_session),
-                    _user: User = Depends(require_reviewer)):
+                    color: str = Query(VIEW_CROP_COLOR, pattern="^(gray|rgb)$")):
     """The eye-aligned face crop, from the crop cache (cut on first request)."""
     try:
         crop = face_crop(session, request.app.state.settings, frame_id=frame_id,

@@ -1,15 +1,14 @@
 """Try the active model on new photos: the predict page and `POST /api/predict`."""
 
-from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 
-from app.auth import current_user
-from app.deps import get_session
+from app.auth import CurrentUser
+from app.deps import SessionDep
 from app.htmx import render
-from app.models import EMOTIONS, User
+from app.models import EMOTIONS
 from app.services import charts
+from app.services.errors import BadInput
 from app.services.predict import (
-    NoActiveModel,
     UploadRejected,
     decode_upload,
     predict_array,
@@ -34,29 +33,23 @@ async def _upload_form(request: Request):
 
 
 @router.get("/predict", include_in_schema=False)
-def predict_page(request: Request, session: Session = Depends(get_session),
-                 _user: User = Depends(current_user)):
+def predict_page(request: Request, session: SessionDep, _user: CurrentUser):
     return render(request, "predict.html", {"run": active_run(session), "labels": EMOTIONS,
                                             "results": None, "scores": None})
 
 
 # Plain functions: detection and the model run in the thread pool, never on the event loop.
 @router.post("/predict", include_in_schema=False)
-def predict_form(request: Request, form=Depends(_upload_form),
-                 session: Session = Depends(get_session), _user: User = Depends(current_user)):
+def predict_form(request: Request, session: SessionDep, _user: CurrentUser,
+                 form=Depends(_upload_form)):
     settings = request.app.state.settings
     files = [f for f in form.getlist("files") if hasattr(f, "read")]
     labels = [str(v) for v in form.getlist("labels")]
     run = active_run(session)
     context = {"run": run, "labels": EMOTIONS, "results": [], "scores": None, "error": None}
-    try:
-        predictor = predictor_for(run)
-    except NoActiveModel as exc:
-        context["error"] = str(exc)
-        return render(request, "predict.html", context, block="results", status_code=409)
+    predictor = predictor_for(run)
     if not files:
-        context["error"] = "Choose or drop at least one photo."
-        return render(request, "predict.html", context, block="results", status_code=422)
+        raise BadInput("files", "choose or drop at least one photo")
     for index, upload in enumerate(files):
         name = upload.filename or f"photo {index + 1}"
         true_label = labels[index] if index < len(labels) and labels[index] in EMOTIONS else ""
@@ -74,8 +67,8 @@ def predict_form(request: Request, form=Depends(_upload_form),
                 x, y, w, h = face["box"]  # drawn over the preview, in % of the photo
                 face["box_style"] = (f"left:{100 * x / width:.2f}%;top:{100 * y / height:.2f}%;"
                                      f"width:{100 * w / width:.2f}%;height:{100 * h / height:.2f}%")
-        except UploadRejected as exc:
-            entry["error"] = str(exc)
+        except UploadRejected as exc:  # one bad photo among many: say so in its row
+            entry["error"] = exc.message
         context["results"].append(entry)
     scores = score(context["results"], predictor.labels)
     if scores:
@@ -86,21 +79,15 @@ def predict_form(request: Request, form=Depends(_upload_form),
 
 
 @router.post("/api/predict", tags=["predict"])
-def predict_api(request: Request, file: UploadFile = File(...),
-                      session: Session = Depends(get_session),
-                      _user: User = Depends(current_user)) -> dict:
+def predict_api(request: Request, session: SessionDep, _user: CurrentUser,
+                file: UploadFile = File(...)) -> dict:
     """Faces in one photo with class probabilities from the active model:
     `{"faces": [{"box": [x, y, w, h], "confidence": c, "label": l, "probabilities": {...}}],
     "run": id}`. 413 for an oversized file, 422 for anything that is not a decodable image
     within the pixel limit, 409 when no model is active."""
     settings = request.app.state.settings
     run = active_run(session)
-    try:
-        array = decode_upload(_read_limited(file, settings.upload_max_bytes),
-                              name=file.filename or "upload", settings=settings)
-        predictor = predictor_for(run)
-    except UploadRejected as exc:
-        raise HTTPException(exc.status, str(exc)) from None
-    except NoActiveModel as exc:
-        raise HTTPException(409, str(exc)) from None
+    array = decode_upload(_read_limited(file, settings.upload_max_bytes),
+                          name=file.filename or "upload", settings=settings)
+    predictor = predictor_for(run)  # 409 when no model is active
     return {"run": run.id, "faces": predict_array(predictor, array)}

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from app.auth import require_reviewer
-from app.deps import get_session
+from app.auth import Reviewer
+from app.deps import SessionDep
+from app.errors import status_for
 from app.htmx import is_htmx, render
 from app.models import EMOTIONS, User
 from app.services.review import (
     MAX_NOTE_CHARS,
-    NotAllowed,
     ReviewData,
     ReviewError,
     ReviewInput,
@@ -123,7 +123,8 @@ def _facs_text(au: float, intensity: float) -> str:
     return f"{int(au)}{letter}"
 
 
-def _load(session: Session, sequence_id: int, user: User) -> ReviewData | None:
+def _previous(session: Session, sequence_id: int, user: User) -> ReviewData | None:
+    """The sequence saved before this one (?prev=), if it still exists."""
     try:
         return load_review(session, sequence_id=sequence_id, user_id=user.id)
     except SequenceMissing:
@@ -131,17 +132,13 @@ def _load(session: Session, sequence_id: int, user: User) -> ReviewData | None:
 
 
 @router.get("/sequences/{sequence_id:int}", include_in_schema=False)
-def review_page(request: Request, sequence_id: int, queue: str = "", decide: bool = False,
-                saved: str = "", prev: int = 0, session: Session = Depends(get_session),
-                user: User = Depends(require_reviewer)):
-    data = _load(session, sequence_id, user)
-    if data is None:
-        return render(request, "error.html", {"status": 404, "message":
-                      f"There is no sequence with id {sequence_id}."}, status_code=404)
+def review_page(request: Request, sequence_id: int, session: SessionDep, user: Reviewer,
+                queue: str = "", decide: bool = False, saved: str = "", prev: int = 0):
+    data = load_review(session, sequence_id=sequence_id, user_id=user.id)
     deciding = decide and user.is_admin
     message = "Saved. That was the last sequence in your queue." if saved == "last" else (
         "Saved." if saved else None)
-    previous = _load(session, prev, user) if prev else None
+    previous = _previous(session, prev, user) if prev else None
     if previous is not None:  # Save & next landed here: say the one before is safe
         message = (f"Saved {previous.sequence.subject.code} / {previous.sequence.code}; "
                    "this is the next in your queue.")
@@ -157,10 +154,8 @@ async def _form_fields(request: Request) -> dict[str, str]:
 
 
 @router.post("/sequences/{sequence_id:int}/review", include_in_schema=False)
-def save_review(request: Request, sequence_id: int,
-                form: dict[str, str] = Depends(_form_fields),
-                session: Session = Depends(get_session),
-                user: User = Depends(require_reviewer)):
+def save_review(request: Request, sequence_id: int, session: SessionDep, user: Reviewer,
+                form: dict[str, str] = Depends(_form_fields)):
     queue = str(form.get("queue") or "")
     deciding = form.get("mode") == "decision"
     go_next = (form.get("intent") or form.get("action")) == "next"
@@ -169,19 +164,13 @@ def save_review(request: Request, sequence_id: int,
         data_in = input_from_strings(form)
         saver = save_decision if deciding else save_annotation
         saver(session, sequence_id=sequence_id, user=user, data=data_in)
-    except NotAllowed as exc:
-        # Answered here rather than raised: an exception would roll the session back and
-        # detach the user that the error page shows.
-        return render(request, "error.html", {"status": 403, "message": str(exc)},
-                      block="message", status_code=403)
-    except SequenceMissing:
-        return render(request, "error.html", {"status": 404, "message":
-                      f"There is no sequence with id {sequence_id}."}, status_code=404)
+    # Other refusals (no such sequence, not allowed) go to the error table; these two
+    # re-render the panel with what the user typed, so they can fix it or reload.
     except ReviewError as exc:
-        status, extra = 422, {"error": {"field": exc.field, "message": exc.message}}
+        status, extra = status_for(exc), {"error": {"field": exc.field, "message": exc.message}}
     except StaleVersion as exc:
-        status, extra = 409, {"conflict": exc, "error": {"field": "version",
-                                                        "message": str(exc)}}
+        status, extra = status_for(exc), {"conflict": exc, "error": {
+            "field": "version", "message": str(exc)}}
     if status == 200:
         session.commit()  # visible before the browser follows us to the next page
     if status == 200 and go_next:
@@ -202,10 +191,8 @@ def save_review(request: Request, sequence_id: int,
         url = review_url(sequence_id, queue=queue, deciding=deciding)
         return RedirectResponse(url + ("&" if "?" in url else "?") + f"saved={saved}",
                                 status_code=303)
-    data = _load(session, sequence_id, user)
-    if data is None:  # a bad form for a sequence that does not exist: 404, not a crash
-        return render(request, "error.html", {"status": 404, "message":
-                      f"There is no sequence with id {sequence_id}."}, status_code=404)
+    # A bad form for a sequence that does not exist: 404 (from the table), not a crash.
+    data = load_review(session, sequence_id=sequence_id, user_id=user.id)
     form_values = None
     if status != 200 and data_in is not None:
         # Keep what the user typed; keep the version they read, so a stale form stays stale.
@@ -239,9 +226,8 @@ def _raw(form) -> dict:
 
 
 @router.get("/sequences/{sequence_id:int}/next", include_in_schema=False)
-def skip_to_next(request: Request, sequence_id: int, queue: str = "", decide: bool = False,
-                 session: Session = Depends(get_session),
-                 user: User = Depends(require_reviewer)):
+def skip_to_next(request: Request, sequence_id: int, session: SessionDep, user: Reviewer,
+                 queue: str = "", decide: bool = False):
     """The next sequence in the queue without saving this one; the list when none is left."""
     deciding = decide and user.is_admin
     next_id = next_in_queue(session, user_id=user.id, after_id=sequence_id,

@@ -1,12 +1,11 @@
 """The sequence list: a filterable grid; htmx swaps only the results when a filter changes."""
 
-from fastapi import APIRouter, Depends, Request
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Request
 
-from app.auth import require_reviewer
-from app.deps import get_session
+from app.auth import Reviewer
+from app.deps import SessionDep
 from app.htmx import render
-from app.models import EMOTIONS, User
+from app.models import EMOTIONS
 from app.services.sequence_list import (
     PER_PAGE_CHOICES,
     SORTS,
@@ -28,8 +27,7 @@ SORT_TITLES = {"sequence": "Subject / sequence", "label": "Effective label",
 
 
 @router.get("/sequences", include_in_schema=False)
-def sequence_list(request: Request, session: Session = Depends(get_session),
-                  user: User = Depends(require_reviewer)):
+def sequence_list(request: Request, session: SessionDep, user: Reviewer):
     error = None
     try:
         filters = parse_filters(request.query_params)

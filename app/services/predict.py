@@ -15,17 +15,21 @@ import numpy as np
 
 from app.config import Settings
 from app.models import Run
+from app.services.errors import BadInput, Conflict, TooLarge
 
 
-class UploadRejected(ValueError):
-    """The upload is not an acceptable photo; `status` is the HTTP status to answer."""
+class UploadRejected(BadInput):
+    """The upload is not an acceptable photo; the message names the file."""
 
-    def __init__(self, message: str, status: int = 422):
-        super().__init__(message)
-        self.status = status
+    def __init__(self, message: str):
+        super().__init__("file", message)
 
 
-class NoActiveModel(LookupError):
+class UploadTooLarge(UploadRejected, TooLarge):
+    pass
+
+
+class NoActiveModel(Conflict):
     pass
 
 
@@ -34,8 +38,8 @@ def decode_upload(data: bytes, *, name: str, settings: Settings) -> np.ndarray:
     from training.images import ImageError, load_image
 
     if len(data) > settings.upload_max_bytes:
-        raise UploadRejected(f"{name}: {len(data) / 1e6:.1f} MB is over the "
-                             f"{settings.upload_max_bytes / 1e6:.0f} MB upload limit", 413)
+        raise UploadTooLarge(f"{name}: {len(data) / 1e6:.1f} MB is over the "
+                             f"{settings.upload_max_bytes / 1e6:.0f} MB upload limit")
     if not data:
         raise UploadRejected(f"{name}: the file is empty")
     try:

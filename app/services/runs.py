@@ -1,5 +1,5 @@
 """Training and tuning runs the app knows: found in job folders and settings.runs_dir,
-read from their run folders (DESIGN.md contract), one of them the *active model*."""
+read from their run folders (docs/design.md: the run folder), one of them the *active model*."""
 
 import csv
 import json
@@ -12,20 +12,45 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.models import Job, Run
+from app.models import Job, Run, Sequence, Subject
 from app.services import audit
+from app.services.errors import BadInput, NotFound
 
 RUN_FILES = ("config.json", "labels.json", "model.keras", "metrics.json", "history.csv",
              "progress.jsonl", "predictions.csv", "trials.csv")
 
 
-class RunError(LookupError):
-    pass
+class RunError(NotFound):
+    """No such run, or no such file in it."""
 
 
-def sync_runs(session: Session, settings: Settings) -> None:
-    """Register run folders made by jobs or by `onset train --out <runs_dir>`."""
+def register_runs(session: Session, settings: Settings) -> None:
+    """Record the run folders found on disk (made by jobs or by `onset train --out
+    <runs_dir>`) as Run rows. Called at start-up, when a job finishes and before a promotion;
+    pages only read (`list_runs` shows folders not registered yet as well)."""
+    session.add_all(_found_runs(session, settings))
+    session.flush()
+
+
+def _found_runs(session: Session, settings: Settings) -> list[Run]:
+    """Run folders on disk without a Run row, as new (unsaved) rows."""
     known = {r.path for r in session.scalars(select(Run))}
+    taken = set(session.scalars(select(Run.id)))
+    found: list[Run] = []
+    for path, job_id in _candidates(session, settings):
+        if str(path) in known or not (path / "metrics.json").is_file():
+            continue
+        known.add(str(path))
+        run_id = path.name if path.name not in taken else f"{path.name}-{job_id}"
+        taken.add(run_id)
+        summary = _summary(path)
+        found.append(Run(id=run_id, kind="tune" if (path / "trials.csv").is_file() else "train",
+                         path=str(path), job_id=job_id, dataset_id=summary.get("dataset_id"),
+                         summary=summary, active=False, created_at=_created(path)))
+    return found
+
+
+def _candidates(session: Session, settings: Settings) -> list[tuple[Path, int | None]]:
     candidates: list[tuple[Path, int | None]] = []
     for job in session.scalars(select(Job).where(Job.kind.in_(("train", "tune")),
                                                  Job.status == "succeeded")):
@@ -33,17 +58,8 @@ def sync_runs(session: Session, settings: Settings) -> None:
             candidates.append((Path(job.run_dir), job.id))
     runs_dir = Path(settings.runs_dir)
     if runs_dir.is_dir():
-        candidates += [(p.parent, None) for p in runs_dir.glob("*/metrics.json")]
-    for path, job_id in candidates:
-        if str(path) in known or not (path / "metrics.json").is_file():
-            continue
-        known.add(str(path))
-        summary = _summary(path)
-        run_id = path.name if session.get(Run, path.name) is None else f"{path.name}-{job_id}"
-        session.add(Run(id=run_id, kind="tune" if (path / "trials.csv").is_file() else "train",
-                        path=str(path), job_id=job_id, dataset_id=summary.get("dataset_id"),
-                        summary=summary, created_at=_created(path)))
-    session.flush()
+        candidates += [(p.parent, None) for p in sorted(runs_dir.glob("*/metrics.json"))]
+    return candidates
 
 
 def _summary(path: Path) -> dict[str, Any]:
@@ -64,27 +80,37 @@ def _created(path: Path) -> datetime:
 
 
 def list_runs(session: Session, settings: Settings) -> list[Run]:
-    sync_runs(session, settings)
-    return list(session.scalars(select(Run).order_by(Run.created_at.desc())))
+    """Every run, newest first: the registered ones and those found on disk since."""
+    runs = list(session.scalars(select(Run))) + _found_runs(session, settings)
+    return sorted(runs, key=lambda r: r.created_at, reverse=True)
 
 
 def get_run(session: Session, settings: Settings, run_id: str) -> Run:
-    run = session.get(Run, run_id)
-    if run is None:
-        sync_runs(session, settings)
-        run = session.get(Run, run_id)
+    run = session.get(Run, run_id) or next(
+        (r for r in _found_runs(session, settings) if r.id == run_id), None)
     if run is None or not Path(run.path).is_dir():
         raise RunError(f"no run {run_id!r}")
     return run
+
+
+def run_of_job(session: Session, settings: Settings, job: Job) -> Run | None:
+    """The run a finished train or tune job made, if its folder holds one."""
+    if not job.run_dir or job.kind not in ("train", "tune") or job.status != "succeeded":
+        return None
+    return next((r for r in list_runs(session, settings) if r.path == job.run_dir), None)
 
 
 def active_run(session: Session) -> Run | None:
     return session.scalar(select(Run).where(Run.active.is_(True)))
 
 
-def promote(session: Session, *, run: Run, user_id: int | None) -> Run:
+def promote(session: Session, settings: Settings, *, run_id: str, user_id: int | None) -> Run:
+    """Make the run the active model (registering the runs found on disk first)."""
+    register_runs(session, settings)
+    run = get_run(session, settings, run_id)
     if not (Path(run.path) / "model.keras").is_file():
-        raise RunError(f"run {run.id} has no model.keras to predict with")
+        raise BadInput("run", f"run {run.id} has no model.keras to predict with",
+                       location="path")
     before = active_run(session)
     session.execute(update(Run).values(active=False))
     run.active = True
@@ -139,6 +165,12 @@ def prediction_image(run: Run, details: RunDetails, index: int) -> Path:
     if not target.is_relative_to(dataset.resolve()) or not target.is_file():
         raise RunError(f"prediction {index}'s image is not inside the dataset folder")
     return target
+
+
+def sequence_ids(session: Session) -> dict[tuple[str, str], int]:
+    """(subject code, sequence code) -> sequence id: links a prediction to its review page."""
+    rows = session.execute(select(Subject.code, Sequence.code, Sequence.id).join(Sequence))
+    return {(subject, code): seq_id for subject, code, seq_id in rows}
 
 
 def run_files(run: Run) -> list[Path]:

@@ -3,7 +3,7 @@
 import hashlib
 import re
 import secrets
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -77,7 +77,7 @@ def user_for_token(session: Session, token: str) -> User | None:
         return None
     now = utcnow()
     last = row.last_used_at
-    if last is None or now - (last if last.tzinfo else last.replace(tzinfo=UTC)) > TOKEN_USE_GRAIN:
+    if last is None or now - last > TOKEN_USE_GRAIN:
         # At most once a minute: a write on every request would take SQLite's write lock
         # at the start of each one (reads too) and hold it to the end, serialising them all.
         row.last_used_at = now

@@ -113,16 +113,13 @@ def test_an_uploaded_file_name_with_markup_renders_as_text(client, settings, mak
                                                            session_factory, tiny_run):
     import shutil
 
-    from app.models import Run
-
     make_user("boss", "admin")
     run_dir = settings.runs_dir / tiny_run.run_dir.name
     shutil.copytree(tiny_run.run_dir, run_dir)
     token = login(client, "boss")
-    assert client.get("/runs").status_code == 200  # registers the run
-    with session_factory() as session:
-        session.get(Run, run_dir.name).active = True
-        session.commit()
+    promoted = client.post(f"/runs/{run_dir.name}/promote", data={"csrf_token": token},
+                           follow_redirects=False)
+    assert promoted.status_code == 303
     response = client.post("/predict", data={"csrf_token": token},
                            files=[("files", (f"{PAYLOAD}.png", b"not an image", "image/png"))])
     assert response.status_code == 200, response.text[:300]
