@@ -131,8 +131,6 @@ def _duration(job: Job) -> str:
         return ""
     end = job.finished_at or utcnow()
     start = job.started_at
-    if (start.tzinfo is None) != (end.tzinfo is None):  # SQLite returns naive datetimes
-        start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
     return duration_text((end - start).total_seconds())
 
 

@@ -14,7 +14,7 @@ from app.models import Job, User
 from app.services.crop_spec import CropSpec
 from app.services.export.params import ExportSpec
 from app.services.job_progress import job_progress
-from app.services.jobs import as_utc, cancel_job, submit_job
+from app.services.jobs import cancel_job, submit_job
 from app.services.runs import get_run, list_runs, promote, run_details, run_of_job
 from app.services.training_specs import TrainSpec, TuneSpec
 
@@ -77,8 +77,8 @@ def _job_out(request: Request, session: Session, job: Job) -> JobOut:
 
 
 def _utc(at) -> str | None:
-    """ISO 8601 with its offset, like the rest of the API (SQLite returns naive UTC)."""
-    return as_utc(at).isoformat() if at is not None else None
+    """ISO 8601 with its offset, like the rest of the API (UTCDateTime columns are aware)."""
+    return at.isoformat() if at is not None else None
 
 
 def _job(session: Session, job_id: int) -> Job:

@@ -20,7 +20,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from app.config import Settings
 from app.models import Job, utcnow
 from app.services.job_commands import JobParamError, check_job, job_argv, spec_dump
+from app.services.runs import register_runs
 
 ACTIVE = ("queued", "running")
 FINAL = ("succeeded", "failed", "cancelled", "interrupted")
@@ -179,13 +180,8 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def as_utc(at: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they are stored as UTC."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def _age_s(at: datetime | None) -> float:
-    return float("inf") if at is None else (utcnow() - as_utc(at)).total_seconds()
+    return float("inf") if at is None else (utcnow() - at).total_seconds()
 
 
 def claim_job(session: Session, *, job_id: int, max_running: int) -> bool:
@@ -268,7 +264,7 @@ class JobRunner:
             _finish(job, written if written is not None else code)
             job.finished_at = utcnow()
             if job.status == "succeeded":
-                job.run_dir = _find_output(job_dir(self.settings, job_id))
+                self._record_output(session, job)
         self._reap_adopted(session)
 
     def _reap_adopted(self, session: Session) -> None:
@@ -289,8 +285,14 @@ class JobRunner:
                 else:
                     _finish(job, code)
                     if job.status == "succeeded":
-                        job.run_dir = _find_output(job_dir(self.settings, job.id))
+                        self._record_output(session, job)
                 job.finished_at = utcnow()
+
+    def _record_output(self, session: Session, job: Job) -> None:
+        """Where a succeeded job wrote; a run folder is registered at once (stable run ids)."""
+        job.run_dir = _find_output(job_dir(self.settings, job.id))
+        if job.run_dir and job.kind in ("train", "tune"):
+            register_runs(session, self.settings)
 
     def _escalate(self, job_id: int, pid: int) -> None:
         """SIGTERM when the cancel is first seen here (it may have come while the job was
