@@ -6,23 +6,18 @@ import typer
 
 from app.cli.common import db_session, err_console, fail, print_json, progress_bar, settings
 from app.cli.root import cli
-from app.cli.spec_options import SPEC_FILE_HELP, spec_from_cli, spec_option
+from app.cli.spec_options import SPEC_FILE_HELP, spec_from_cli, spec_options
 from app.services.crop_spec import CropSpec
 
 
 @cli.command("crop")
+@spec_options(CropSpec, skip=("fast_path",))
 def crop_command(
-    source: str = spec_option(CropSpec, "source"),
-    subject: str = spec_option(CropSpec, "subject"),
-    sequence: str = spec_option(CropSpec, "sequence"),
-    size: int = spec_option(CropSpec, "size"),
-    color: str = spec_option(CropSpec, "color"),
-    margin: float = spec_option(CropSpec, "margin"),
-    min_face_size: int = spec_option(CropSpec, "min_face_size"),
     no_fast_path: bool = typer.Option(False, "--no-fast-path", help="Run MTCNN on every frame "
                                       "instead of key frames plus interpolation (slower)."),
     spec_file: Path = typer.Option(None, "--spec", help=SPEC_FILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    options: dict | None = None,
 ) -> None:
     """Detect faces (cached per frame) and write crop PNGs (cached per crop setting).
 
@@ -30,11 +25,8 @@ def crop_command(
     changing the detector settings re-detects. Frames without a face are listed, never
     centre-cropped. Exit 1 when some frames could not be read, 2 on a bad option.
     """
-    spec = spec_from_cli(CropSpec, {
-        "source": source, "subject": subject, "sequence": sequence, "size": size,
-        "color": color, "margin": margin, "min_face_size": min_face_size,
-        "fast_path": False if no_fast_path else None}, spec_file,
-        flags={"fast_path": "--no-fast-path"})
+    spec = spec_from_cli(CropSpec, {**options, "fast_path": False if no_fast_path else None},
+                         spec_file, flags={"fast_path": "--no-fast-path"})
     run_crop(spec, as_json=as_json)
 
 

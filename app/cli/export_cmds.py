@@ -7,44 +7,27 @@ import typer
 
 from app.cli.common import db_session, err_console, fail, print_json, progress_bar, settings
 from app.cli.root import cli
-from app.cli.spec_options import SPEC_FILE_HELP, cli_flag, spec_from_cli, spec_option
+from app.cli.spec_options import SPEC_FILE_HELP, cli_flag, spec_from_cli, spec_options
 from app.services.export.params import ExportSpec
 
 
 @cli.command("export")
+@spec_options(ExportSpec, lead={
+    "exclude": "Leave out a class (repeat, or comma-separate), e.g. --exclude contempt.",
+    "merge": "Merge a class into another, e.g. --merge contempt=disgust (repeatable)."})
 def export_command(
     out: Path = typer.Argument(..., help="Folder to write (created; an earlier export there is "
                                "replaced). With --zip: the .zip file to write."),
     as_zip: bool = typer.Option(False, "--zip", help="Write OUT as a .zip; the folder itself "
                                 "goes to the exports folder (ONSET_DATA_DIR/exports/<id>/)."),
-    policy: str = spec_option(ExportSpec, "policy"),
-    percent: float = spec_option(ExportSpec, "percent"),
-    peak_frames: int = spec_option(ExportSpec, "peak_frames"),
-    fallback: str = spec_option(ExportSpec, "fallback"),
-    neutral_frames: int = spec_option(ExportSpec, "neutral_frames"),
-    exclude: list[str] = spec_option(ExportSpec, "exclude", help="Leave out a class (repeat, "
-                                     "or comma-separate), e.g. --exclude contempt."),
-    merge: list[str] = spec_option(ExportSpec, "merge", help="Merge a class into another, "
-                                   "e.g. --merge contempt=disgust (repeatable)."),
-    labels: str = spec_option(ExportSpec, "labels"),
-    face: str = spec_option(ExportSpec, "face"),
-    size: int = spec_option(ExportSpec, "size"),
-    color: str = spec_option(ExportSpec, "color"),
-    margin: float = spec_option(ExportSpec, "margin"),
-    folds: int = spec_option(ExportSpec, "folds"),
-    split: str = spec_option(ExportSpec, "split"),
-    seed: int = spec_option(ExportSpec, "seed"),
     spec_file: Path = typer.Option(None, "--spec", help=SPEC_FILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print {id, path, counts, left_out} "
                                  "as JSON on stdout."),
+    options: dict | None = None,
 ) -> None:
     """Export the curated dataset: trimmed by the chosen policy, split by subject, recorded
     as a snapshot. The same options on the same reviews give the same id and manifest."""
-    params = spec_from_cli(ExportSpec, {
-        "policy": policy, "percent": percent, "fallback": fallback,
-        "peak_frames": peak_frames, "neutral_frames": neutral_frames, "exclude": exclude,
-        "merge": merge, "labels": labels, "face": face, "size": size, "color": color,
-        "margin": margin, "folds": folds, "split": split, "seed": seed}, spec_file)
+    params = spec_from_cli(ExportSpec, options, spec_file)
     run_export_spec(params, out=out, as_zip=as_zip, as_json=as_json)
 
 

@@ -7,7 +7,11 @@ win over the file."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,54 @@ from app.specs import FieldView, Spec, SpecError, fields, parse_spec
 
 SPEC_FILE_HELP = ("A JSON file with the options (e.g. a job's stored spec); options given "
                   "here override it.")
+
+
+def spec_options(cls: type[BaseModel], *, only: tuple[str, ...] | None = None,
+                 skip: tuple[str, ...] = (), flags: dict[str, str] | None = None,
+                 lead: dict[str, str] | None = None) -> Callable:
+    """Give a command one option per spec field (all, `only` these, or all but `skip`),
+    each spelt --field-name unless `flags` renames it, `lead` adding a CLI-only sentence to
+    its help. The command receives them as `options: dict` (None where not given), so the
+    spec alone holds their types, choices, limits and defaults."""
+    names = [n for n in (only or fields(cls)) if n not in skip]
+    flags, lead = flags or {}, lead or {}
+
+    def decorate(command: Callable) -> Callable:
+        own = inspect.signature(command)
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=_cli_type(
+            cls.model_fields[name].annotation), default=spec_option(
+            cls, name, *((flags[name],) if name in flags else ()), help=lead.get(name, "")))
+            for name in names]
+
+        @functools.wraps(command)
+        def run(**given: Any) -> Any:
+            options = {name: given.pop(name) for name in names}
+            return command(**given, options=options)
+
+        kept = [p for p in own.parameters.values() if p.name != "options"]
+        run.__signature__ = own.replace(parameters=_ordered(kept, added))
+        return run
+
+    return decorate
+
+
+def _ordered(kept: list[inspect.Parameter], added: list[inspect.Parameter]):
+    """Arguments first, then the spec's options, then the command's own (--spec, --json)."""
+    arguments = [p for p in kept if p.default is inspect.Parameter.empty
+                 or type(p.default).__name__ == "ArgumentInfo"]
+    rest = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in kept if p not in arguments]
+    return [*arguments, *added, *rest]
+
+
+def _cli_type(annotation: Any) -> Any:
+    """How typer reads a spec field: text for choices and composite values (the spec parses
+    them), a list for repeatable ones, numbers as numbers."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    base = args[0] if typing.get_origin(annotation) in (typing.Union, type(int | None)) \
+        and len(args) == 1 else annotation
+    if typing.get_origin(base) is tuple and typing.get_args(base)[-1] is Ellipsis:
+        return list[str]
+    return base if base in (int, float) else str
 
 
 def spec_option(cls: type[BaseModel], name: str, *flags: str, **extra: Any) -> Any:

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from app.cli.common import err_console, fail, print_json
 from app.cli.root import cli
-from app.cli.spec_options import SPEC_FILE_HELP, help_text, spec_from_cli, spec_option
+from app.cli.spec_options import SPEC_FILE_HELP, help_text, spec_from_cli, spec_options
 from app.services.training_specs import TrainSpec, TuneSpec
 
 _DATASET_HELP = "An export folder or .zip (manifest.csv + dataset.json + images/)."
@@ -20,29 +20,23 @@ def _log(message: str) -> None:
 
 
 @cli.command("train")
+@spec_options(TrainSpec, skip=("dataset",))
 def train_command(
     dataset: Path = typer.Argument(..., help=_DATASET_HELP),
-    preset: str = spec_option(TrainSpec, "preset", metavar="NAME"),
-    config_file: Path = spec_option(TrainSpec, "config", "--config"),
-    folds: int = spec_option(TrainSpec, "folds"),
-    epochs: int = spec_option(TrainSpec, "epochs"),
     out: Path = typer.Option(None, "--out", help="Where run folders are created (default: "
                              "$ONSET_DATA_DIR/runs, where the web app lists runs)."),
-    seed: int = spec_option(TrainSpec, "seed"),
     spec_file: Path = typer.Option(None, "--spec", help=SPEC_FILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print metrics and the run folder as "
                                  "JSON on stdout (Keras's epoch lines are then silenced)."),
+    options: dict | None = None,
 ) -> None:
     """Cross-validate a CNN over the export's subject-grouped folds, then fit a final model.
 
     Writes runs/<id>/: config.json, labels.json, model.keras, metrics.json, history.csv, progress.jsonl and out-of-fold predictions.csv.
     """  # noqa: E501 (one line per paragraph: the help renderer keeps line breaks)
-    if preset and config_file:
+    if options["preset"] and options["config"]:
         fail("give either --preset or --config, not both")
-    spec = spec_from_cli(TrainSpec, {
-        "dataset": str(dataset), "preset": preset,
-        "config": str(config_file) if config_file else None, "folds": folds,
-        "epochs": epochs, "seed": seed}, spec_file)
+    spec = spec_from_cli(TrainSpec, {**options, "dataset": str(dataset)}, spec_file)
     run_train(spec, dataset=dataset, out=out, as_json=as_json)
 
 
@@ -71,37 +65,30 @@ def run_train(spec: TrainSpec, *, dataset: Path, out: Path | None, as_json: bool
 
 
 @cli.command("tune")
+@spec_options(TuneSpec, skip=("dataset", "search_only"), flags={"backbones": "--backbone"},
+              lead={"backbones": "Limit the search to these backbones (repeatable)."})
 def tune_command(
     dataset: Path = typer.Argument(..., help=_DATASET_HELP),
-    trials: int = spec_option(TuneSpec, "trials"),
-    max_minutes: float = spec_option(TuneSpec, "max_minutes"),
     no_budget: bool = typer.Option(False, "--no-budget", help="No time budget: run every "
                                    "trial."),
-    algorithm: str = spec_option(TuneSpec, "algorithm"),
-    epochs: int = spec_option(TuneSpec, "epochs"),
-    folds: int = spec_option(TuneSpec, "folds"),
     out: Path = typer.Option(None, "--out", help="(default: $ONSET_DATA_DIR/runs) "
                              "Where the tuning folder (resumable) "
                              "and the best config's run folder go."),
-    seed: int = spec_option(TuneSpec, "seed"),
-    backbone: list[str] = spec_option(TuneSpec, "backbones", "--backbone",
-                                      help="Limit the search to these backbones "
-                                      "(repeatable)."),
     search_only: bool = typer.Option(False, "--search-only", help=help_text(
         TuneSpec, "search_only") + " Train it later with `onset train --config`."),
     spec_file: Path = typer.Option(None, "--spec", help=SPEC_FILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    options: dict | None = None,
 ) -> None:
     """Tune the CNN with KerasTuner, then cross-validate the best config into a run folder.
 
     Searches the backbone (from scratch, or FER2013's pretrained mini-Xception), then per-layer activation, dropout and width, optimizer, learning rate and batch size for the scratch network, or the head and fine-tuning rates for the pretrained one. Re-running with the same DATASET and --out resumes an interrupted search. Set KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT to tune distributed (see training/README.md).
     """  # noqa: E501 (one line per paragraph: the help renderer keeps line breaks)
-    if no_budget and max_minutes:
+    if no_budget and options["max_minutes"]:
         fail("give either --max-minutes or --no-budget, not both")
-    options = {"dataset": str(dataset), "trials": trials, "max_minutes": max_minutes,
-               "algorithm": algorithm, "epochs": epochs, "folds": folds, "seed": seed,
-               "backbones": backbone or None, "search_only": search_only or None}
-    spec = spec_from_cli(TuneSpec, options, spec_file, flags={"backbones": "--backbone"})
+    spec = spec_from_cli(TuneSpec, {**options, "dataset": str(dataset),
+                                    "search_only": search_only or None},
+                         spec_file, flags={"backbones": "--backbone"})
     if no_budget:
         spec = spec.model_copy(update={"max_minutes": None})
     run_tune(spec, dataset=dataset, out=out, as_json=as_json)
