@@ -6,7 +6,7 @@ import typer
 
 from app.cli.common import db_session, err_console, fail, print_json, progress_bar, settings
 from app.cli.root import cli
-from app.cli.spec_options import SPEC_FILE_HELP, spec_from_cli, spec_options
+from app.cli.spec_options import spec_from_cli, spec_options
 from app.services.crop_spec import CropSpec
 
 
@@ -15,9 +15,8 @@ from app.services.crop_spec import CropSpec
 def crop_command(
     no_fast_path: bool = typer.Option(False, "--no-fast-path", help="Run MTCNN on every frame "
                                       "instead of key frames plus interpolation (slower)."),
-    spec_file: Path = typer.Option(None, "--spec", help=SPEC_FILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    options: dict | None = None,
+    options: dict | None = None, spec_file: Path | None = None,
 ) -> None:
     """Detect faces (cached per frame) and write crop PNGs (cached per crop setting).
 

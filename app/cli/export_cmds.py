@@ -7,7 +7,7 @@ import typer
 
 from app.cli.common import db_session, err_console, fail, print_json, progress_bar, settings
 from app.cli.root import cli
-from app.cli.spec_options import SPEC_FILE_HELP, cli_flag, spec_from_cli, spec_options
+from app.cli.spec_options import cli_flag, spec_from_cli, spec_options
 from app.services.export.params import ExportSpec
 
 
@@ -20,10 +20,9 @@ def export_command(
                                "replaced). With --zip: the .zip file to write."),
     as_zip: bool = typer.Option(False, "--zip", help="Write OUT as a .zip; the folder itself "
                                 "goes to the exports folder (ONSET_DATA_DIR/exports/<id>/)."),
-    spec_file: Path = typer.Option(None, "--spec", help=SPEC_FILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print {id, path, counts, left_out} "
                                  "as JSON on stdout."),
-    options: dict | None = None,
+    options: dict | None = None, spec_file: Path | None = None,
 ) -> None:
     """Export the curated dataset: trimmed by the chosen policy, split by subject, recorded
     as a snapshot. The same options on the same reviews give the same id and manifest."""

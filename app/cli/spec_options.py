@@ -30,8 +30,8 @@ def spec_options(cls: type[BaseModel], *, only: tuple[str, ...] | None = None,
                  lead: dict[str, str] | None = None) -> Callable:
     """Give a command one option per spec field (all, `only` these, or all but `skip`),
     each spelt --field-name unless `flags` renames it, `lead` adding a CLI-only sentence to
-    its help. The command receives them as `options: dict` (None where not given), so the
-    spec alone holds their types, choices, limits and defaults."""
+    its help, plus --spec FILE. The command receives them as `options: dict` (None where
+    not given) and `spec_file`, so the spec alone holds types, choices, limits, defaults."""
     names = [n for n in (only or fields(cls)) if n not in skip]
     flags, lead = flags or {}, lead or {}
 
@@ -41,13 +41,16 @@ def spec_options(cls: type[BaseModel], *, only: tuple[str, ...] | None = None,
             cls.model_fields[name].annotation), default=spec_option(
             cls, name, *((flags[name],) if name in flags else ()), help=lead.get(name, "")))
             for name in names]
+        added.append(inspect.Parameter("spec_file", inspect.Parameter.KEYWORD_ONLY,
+                                       annotation=Path, default=typer.Option(
+                                           None, "--spec", help=SPEC_FILE_HELP)))
 
         @functools.wraps(command)
         def run(**given: Any) -> Any:
             options = {name: given.pop(name) for name in names}
             return command(**given, options=options)
 
-        kept = [p for p in own.parameters.values() if p.name != "options"]
+        kept = [p for p in own.parameters.values() if p.name not in ("options", "spec_file")]
         run.__signature__ = own.replace(parameters=_ordered(kept, added))
         return run
 

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from app.cli.common import err_console, fail, print_json
 from app.cli.root import cli
-from app.cli.spec_options import SPEC_FILE_HELP, help_text, spec_from_cli, spec_options
+from app.cli.spec_options import help_text, spec_from_cli, spec_options
 from app.services.training_specs import TrainSpec, TuneSpec
 
 _DATASET_HELP = "An export folder or .zip (manifest.csv + dataset.json + images/)."
@@ -25,10 +25,9 @@ def train_command(
     dataset: Path = typer.Argument(..., help=_DATASET_HELP),
     out: Path = typer.Option(None, "--out", help="Where run folders are created (default: "
                              "$ONSET_DATA_DIR/runs, where the web app lists runs)."),
-    spec_file: Path = typer.Option(None, "--spec", help=SPEC_FILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print metrics and the run folder as "
                                  "JSON on stdout (Keras's epoch lines are then silenced)."),
-    options: dict | None = None,
+    options: dict | None = None, spec_file: Path | None = None,
 ) -> None:
     """Cross-validate a CNN over the export's subject-grouped folds, then fit a final model.
 
@@ -76,9 +75,8 @@ def tune_command(
                              "and the best config's run folder go."),
     search_only: bool = typer.Option(False, "--search-only", help=help_text(
         TuneSpec, "search_only") + " Train it later with `onset train --config`."),
-    spec_file: Path = typer.Option(None, "--spec", help=SPEC_FILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    options: dict | None = None,
+    options: dict | None = None, spec_file: Path | None = None,
 ) -> None:
     """Tune the CNN with KerasTuner, then cross-validate the best config into a run folder.
 
