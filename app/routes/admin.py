@@ -1,18 +1,18 @@
 """Admin pages: start jobs, watch them live, job history, runs."""
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth import require_admin
-from app.deps import get_session
+from app.auth import Admin
+from app.deps import SessionDep
 from app.htmx import is_htmx, render
-from app.models import ExportSnapshot, Job, Run, User, utcnow
+from app.models import Job, Run, utcnow
 from app.services import charts
+from app.services.export import list_snapshots
 from app.services.job_commands import SPECS
 from app.services.job_progress import duration_text, job_progress, log_tail
-from app.services.jobs import ACTIVE, JobParamError, cancel_job, submit_job
+from app.services.jobs import ACTIVE, JobParamError, cancel_job, get_job, recent_jobs, submit_job
 from app.services.runs import active_run, list_runs, run_of_job
 from app.specs import fields
 from training.config import PRESET_DESCRIPTIONS as PRESET_CHOICES
@@ -25,13 +25,12 @@ COLOR_NAMES = {"gray": "grayscale", "rgb": "RGB"}  # the export page says the sa
 
 def _admin_context(session: Session, request: Request) -> dict:
     settings = request.app.state.settings
-    jobs = session.scalars(select(Job).order_by(Job.id.desc()).limit(JOB_HISTORY)).all()
+    jobs = recent_jobs(session, JOB_HISTORY)
     runs = list_runs(session, settings)
     return {
         "active_jobs": [(j, job_progress(settings, j)) for j in jobs if j.status in ACTIVE],
         "jobs": jobs,
-        "snapshots": session.scalars(select(ExportSnapshot)
-                                     .order_by(ExportSnapshot.created_at.desc())).all(),
+        "snapshots": list_snapshots(session),
         "runs": runs[:20],
         "runs_by_job": {r.job_id: r for r in runs if r.job_id is not None},
         "active_run": active_run(session),
@@ -43,8 +42,8 @@ def _admin_context(session: Session, request: Request) -> dict:
 
 
 @router.get("")
-def admin_page(request: Request, session: Session = Depends(get_session),
-               _user: User = Depends(require_admin)):
+def admin_page(request: Request, session: SessionDep,
+               _user: Admin):
     return render(request, "admin.html", {**_admin_context(session, request), "error": None},
                   block="live")
 
@@ -54,8 +53,7 @@ async def _form(request: Request):
 
 
 @router.post("/jobs")
-def start_job(request: Request, form=Depends(_form), session: Session = Depends(get_session),
-              user: User = Depends(require_admin)):
+def start_job(request: Request, session: SessionDep, user: Admin, form=Depends(_form)):
     kind = str(form.get("kind", ""))
     params = {k: v for k, v in form.multi_items() if k not in ("kind", "csrf_token")}
     if "exclude" in form:
@@ -75,17 +73,10 @@ def start_job(request: Request, form=Depends(_form), session: Session = Depends(
     return RedirectResponse(f"/admin/jobs/{job.id}", status_code=303)
 
 
-def _job_or_404(session: Session, job_id: int) -> Job:
-    job = session.get(Job, job_id)
-    if job is None:
-        raise HTTPException(404, f"no job {job_id}")
-    return job
-
-
 @router.get("/jobs/{job_id}")
-def job_page(request: Request, job_id: int, session: Session = Depends(get_session),
-             _user: User = Depends(require_admin)):
-    job = _job_or_404(session, job_id)
+def job_page(request: Request, job_id: int, session: SessionDep,
+             _user: Admin):
+    job = get_job(session, job_id)
     progress = job_progress(request.app.state.settings, job)
     return render(request, "job.html", {
         "job": job, "progress": progress, "log": log_tail(job),
@@ -139,8 +130,8 @@ def _run_of(session: Session, request: Request, job: Job) -> Run | None:
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel(request: Request, job_id: int, session: Session = Depends(get_session),
-           _user: User = Depends(require_admin)):
-    cancel_job(session, _job_or_404(session, job_id))
+def cancel(request: Request, job_id: int, session: SessionDep,
+           _user: Admin):
+    cancel_job(session, get_job(session, job_id))
     session.commit()
     return RedirectResponse(f"/admin/jobs/{job_id}", status_code=303)

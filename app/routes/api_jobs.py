@@ -3,18 +3,17 @@
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth import current_user, require_admin
-from app.deps import get_session
-from app.models import Job, User
+from app.auth import Admin, CurrentUser
+from app.deps import SessionDep
+from app.models import Job
 from app.services.crop_spec import CropSpec
 from app.services.export.params import ExportSpec
 from app.services.job_progress import job_progress
-from app.services.jobs import cancel_job, submit_job
+from app.services.jobs import cancel_job, get_job, recent_jobs, submit_job
 from app.services.runs import get_run, list_runs, promote, run_details, run_of_job
 from app.services.training_specs import TrainSpec, TuneSpec
 
@@ -81,16 +80,9 @@ def _utc(at) -> str | None:
     return at.isoformat() if at is not None else None
 
 
-def _job(session: Session, job_id: int) -> Job:
-    job = session.get(Job, job_id)
-    if job is None:
-        raise HTTPException(404, f"no job {job_id}")
-    return job
-
-
 @router.post("/jobs", response_model=JobCreated, status_code=201)
-def create_job(body: JobRequest, request: Request, session: Session = Depends(get_session),
-               user: User = Depends(require_admin)):
+def create_job(body: JobRequest, request: Request, session: SessionDep,
+               user: Admin):
     """Queue an export, crop, train or tune job; 422 names a bad parameter (`loc`)."""
     job = submit_job(session, request.app.state.settings, kind=body.kind, params=body.params,
                      user_id=user.id)
@@ -99,32 +91,31 @@ def create_job(body: JobRequest, request: Request, session: Session = Depends(ge
 
 
 @router.get("/jobs", response_model=list[JobOut])
-def list_jobs(request: Request, limit: int = 50, session: Session = Depends(get_session),
-              _user: User = Depends(current_user)):
+def list_jobs(request: Request, session: SessionDep, _user: CurrentUser, limit: int = 50):
     """Background jobs, newest first (`limit`, at most 500), with status and progress."""
-    jobs = session.scalars(select(Job).order_by(Job.id.desc()).limit(min(limit, 500)))
+    jobs = recent_jobs(session, min(limit, 500))
     return [_job_out(request, session, job) for job in jobs]
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-def read_job(job_id: int, request: Request, session: Session = Depends(get_session),
-             _user: User = Depends(current_user)):
+def read_job(job_id: int, request: Request, session: SessionDep,
+             _user: CurrentUser):
     """One job: kind, parameters, status, progress, and its run once it has succeeded."""
-    return _job_out(request, session, _job(session, job_id))
+    return _job_out(request, session, get_job(session, job_id))
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut)
-def cancel(job_id: int, request: Request, session: Session = Depends(get_session),
-           _user: User = Depends(require_admin)):
+def cancel(job_id: int, request: Request, session: SessionDep,
+           _user: Admin):
     """Cancel a queued or running job (a running one gets SIGTERM); others come back as they are."""
-    job = cancel_job(session, _job(session, job_id))
+    job = cancel_job(session, get_job(session, job_id))
     session.commit()
     return _job_out(request, session, job)
 
 
 @router.get("/runs")
-def runs(request: Request, session: Session = Depends(get_session),
-         _user: User = Depends(current_user)) -> list[dict[str, Any]]:
+def runs(request: Request, session: SessionDep,
+         _user: CurrentUser) -> list[dict[str, Any]]:
     """Every training or tuning run, newest first, with its headline metrics."""
     return [{"id": r.id, "kind": r.kind, "active": r.active, "dataset": r.dataset_id,
              "created": _utc(r.created_at), **r.summary}
@@ -132,8 +123,8 @@ def runs(request: Request, session: Session = Depends(get_session),
 
 
 @router.get("/runs/{run_id}")
-def read_run(run_id: str, request: Request, session: Session = Depends(get_session),
-             _user: User = Depends(current_user)) -> dict[str, Any]:
+def read_run(run_id: str, request: Request, session: SessionDep,
+             _user: CurrentUser) -> dict[str, Any]:
     """The run's metrics.json (DESIGN.md contract) plus its id, kind and active flag."""
     run = get_run(session, request.app.state.settings, run_id)
     details = run_details(run)
@@ -142,8 +133,8 @@ def read_run(run_id: str, request: Request, session: Session = Depends(get_sessi
 
 
 @router.post("/runs/{run_id}/promote")
-def promote_run(run_id: str, request: Request, session: Session = Depends(get_session),
-                user: User = Depends(require_admin)) -> dict[str, Any]:
+def promote_run(run_id: str, request: Request, session: SessionDep,
+                user: Admin) -> dict[str, Any]:
     """Make this run the active model used by predictions."""
     run = promote(session, request.app.state.settings, run_id=run_id, user_id=user.id)
     session.commit()

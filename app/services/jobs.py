@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from app.config import Settings
 from app.models import Job, utcnow
+from app.services.errors import NotFound
 from app.services.job_commands import JobParamError, check_job, job_argv, spec_dump
 from app.services.runs import register_runs
 
@@ -42,8 +43,8 @@ STARTING_GRACE_S = 60.0
 CANCEL_WATCH_S = 600.0
 CLAIM_LOCK_KEY = 0x6F6E736574  # "onset": the advisory lock that serialises job claims
 
-__all__ = ["ACTIVE", "FINAL", "JobParamError", "JobRunner", "cancel_job", "claim_job", "job_dir",
-           "recover_orphans", "submit_job"]
+__all__ = ["ACTIVE", "FINAL", "JobParamError", "JobRunner", "cancel_job", "claim_job", "get_job",
+           "job_dir", "recent_jobs", "recover_orphans", "submit_job"]
 
 
 def job_dir(settings: Settings, job_id: int) -> Path:
@@ -62,6 +63,18 @@ def submit_job(session: Session, settings: Settings, *, kind: str,
     folder.mkdir(parents=True, exist_ok=True)
     job.log_path = str(folder / "log.txt")
     return job
+
+
+def get_job(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    return job
+
+
+def recent_jobs(session: Session, limit: int) -> list[Job]:
+    """Newest first."""
+    return list(session.scalars(select(Job).order_by(Job.id.desc()).limit(limit)))
 
 
 def cancel_job(session: Session, job: Job) -> Job:
