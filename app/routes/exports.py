@@ -11,10 +11,10 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from sqlalchemy.orm import Session
 
-from app.auth import require_admin, require_reviewer
-from app.deps import get_session
+from app.auth import Admin, Reviewer
+from app.deps import SessionDep
 from app.htmx import is_htmx, render
-from app.models import EMOTIONS, User
+from app.models import EMOTIONS
 from app.services.export import (
     COLORS,
     FACES,
@@ -23,7 +23,6 @@ from app.services.export import (
     ExportError,
     ExportParamsError,
     ExportSpec,
-    SnapshotGone,
     SnapshotNotFound,
     compare_snapshots,
     get_snapshot,
@@ -83,8 +82,8 @@ def _preview_or_error(session: Session, params: ExportSpec) -> tuple[dict | None
 
 @router.get("/exports", include_in_schema=False)
 @router.get("/exports/preview", include_in_schema=False)
-def exports_page(request: Request, session: Session = Depends(get_session),
-                 _user: User = Depends(require_admin)):
+def exports_page(request: Request, session: SessionDep,
+                 _user: Admin):
     """The page; `/exports/preview?...` (what the form's htmx calls on every change) answers
     htmx with the preview block only and shows the whole page when opened directly."""
     options = _options(list(request.query_params.multi_items()))
@@ -108,9 +107,8 @@ async def _form_items(request: Request) -> list[tuple[str, Any]]:
 
 
 @router.post("/exports", include_in_schema=False)
-def create_export_from_form(request: Request, items: list = Depends(_form_items),
-                            session: Session = Depends(get_session),
-                            user: User = Depends(require_admin)):
+def create_export_from_form(request: Request, session: SessionDep, user: Admin,
+                            items: list = Depends(_form_items)):
     # A plain `def`: the export is blocking work, so it runs in the threadpool.
     options = _options(items)
     try:
@@ -129,8 +127,8 @@ def create_export_from_form(request: Request, items: list = Depends(_form_items)
 
 
 @router.get("/exports/compare", include_in_schema=False)
-def compare_page(request: Request, a: str = "", b: str = "",
-                 session: Session = Depends(get_session), _user: User = Depends(require_admin)):
+def compare_page(request: Request, session: SessionDep, _user: Admin, a: str = "",
+                 b: str = ""):
     snapshots = [snapshot_summary(s) for s in list_snapshots(session)]
     diff, error = None, None
     if a and b:
@@ -148,15 +146,15 @@ def compare_page(request: Request, a: str = "", b: str = "",
 # --- the API -------------------------------------------------------------------------------
 
 @router.get("/api/exports", tags=["exports"], responses=ERRORS)
-def api_list_exports(session: Session = Depends(get_session),
-                     _user: User = Depends(require_reviewer)) -> list[dict]:
+def api_list_exports(session: SessionDep,
+                     _user: Reviewer) -> list[dict]:
     """Every recorded export, newest first: id, params, counts, created, by."""
     return [snapshot_summary(s) for s in list_snapshots(session)]
 
 
 @router.get("/api/exports/preview", tags=["exports"], responses={**ERRORS, 422: {}})
-def api_preview(request: Request, session: Session = Depends(get_session),
-                _user: User = Depends(require_admin)):
+def api_preview(request: Request, session: SessionDep,
+                _user: Admin):
     """Counts per class, fold and split for these options (query string: the CLI's option
     names, e.g. `?policy=percent&percent=40&exclude=contempt&split=70/15/15`)."""
     try:
@@ -168,11 +166,11 @@ def api_preview(request: Request, session: Session = Depends(get_session),
 
 @router.post("/api/exports", tags=["exports"], status_code=201,
              responses={**ERRORS, 422: {}})
-def api_create_export(request: Request, params: ExportSpec = Body(
+def api_create_export(request: Request, session: SessionDep, user: Admin,
+                      params: ExportSpec = Body(
         default_factory=ExportSpec, examples=[{"policy": "onset", "neutral_frames": 2,
                                                "merge": ["contempt=disgust"], "size": 48,
-                                               "folds": 10, "split": "70/15/15"}]),
-        session: Session = Depends(get_session), user: User = Depends(require_admin)):
+                                               "folds": 10, "split": "70/15/15"}])):
     """Export with the same options as `onset export` (the body is the export spec).
     Written to the exports folder; the same curation gives the same id."""
     try:
@@ -187,35 +185,24 @@ def api_create_export(request: Request, params: ExportSpec = Body(
 
 
 @router.get("/api/exports/compare", tags=["exports"], responses={**ERRORS, 404: {}})
-def api_compare(a: str, b: str, session: Session = Depends(get_session),
-                _user: User = Depends(require_admin)):
+def api_compare(a: str, b: str, session: SessionDep,
+                _user: Admin):
     """What changed from export `a` to export `b`."""
-    try:
-        return compare_snapshots(get_snapshot(session, a), get_snapshot(session, b))
-    except SnapshotNotFound as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+    return compare_snapshots(get_snapshot(session, a), get_snapshot(session, b))
 
 
 @router.get("/api/exports/{export_id}", tags=["exports"], responses={**ERRORS, 404: {}})
-def api_export(export_id: str, session: Session = Depends(get_session),
-               _user: User = Depends(require_reviewer)):
+def api_export(export_id: str, session: SessionDep,
+               _user: Reviewer):
     """One recorded export: its options, counts, who made it and when, whether it is on disk."""
-    try:
-        return snapshot_summary(get_snapshot(session, export_id))
-    except SnapshotNotFound as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+    return snapshot_summary(get_snapshot(session, export_id))
 
 
 @router.get("/api/exports/{export_id}/download", tags=["exports"],
             responses={**ERRORS, 404: {}, 410: {}})
-def api_download(export_id: str, session: Session = Depends(get_session),
-                 _user: User = Depends(require_reviewer)):
+def api_download(export_id: str, session: SessionDep,
+                 _user: Reviewer):
     """The export as a zip, streamed as it is built (PNGs stored, not recompressed)."""
-    try:
-        folder = snapshot_folder(session, export_id)
-    except SnapshotNotFound as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-    except SnapshotGone as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=410)
+    folder = snapshot_folder(session, export_id)
     return StreamingResponse(stream_zip(folder), media_type="application/zip", headers={
         "Content-Disposition": f'attachment; filename="onset-{export_id}.zip"'})

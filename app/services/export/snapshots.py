@@ -12,15 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from app.models import ExportSnapshot, utcnow
+from app.services.errors import Gone, NotFound
 from app.services.export.selection import ExportError, class_order
 from app.services.export.writer import is_export_folder
 
 
-class SnapshotNotFound(ExportError):
-    pass
+class SnapshotNotFound(NotFound, ExportError):
+    """No export with that id is recorded."""
 
 
-class SnapshotGone(ExportError):
+class SnapshotGone(Gone, ExportError):
     """The snapshot is recorded but its folder is missing or now holds another export."""
 
 
