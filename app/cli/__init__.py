@@ -9,6 +9,7 @@ from app.cli import demo_cmds  # noqa: F401,E402
 from app.cli import crop_cmds  # noqa: F401,E402,I001
 from app.cli import export_cmds  # noqa: F401,E402,I001
 from app.cli import assist_cmds  # noqa: F401,E402,I001
+from app.cli import experiment_cmds  # noqa: F401,E402,I001
 from app.cli import job_cmds  # noqa: F401,E402,I001
 
 
