@@ -8,13 +8,15 @@ from app.auth import Admin, CurrentUser, Reviewer
 from app.deps import SessionDep
 from app.errors import status_for
 from app.htmx import is_htmx, render
-from app.models import EMOTIONS, Decision, Sequence, User
+from app.models import EMOTIONS, User
 from app.services.assist.adjudication import (
     AdjudicationError,
     decide,
+    decision_for,
     dispute_for,
     disputes,
     next_dispute,
+    sequence_name,
 )
 from app.services.assist.agreement import agreement
 from app.services.assist.onsets import suggest_one
@@ -73,8 +75,7 @@ def adjudication_queue(request: Request, session: SessionDep, _user: Admin):
 
 def _decided_name(session: Session, raw: str) -> str | None:
     """'S005 / 001' for the ?decided= sequence id (the confirmation after a decision)."""
-    seq = session.get(Sequence, int(raw)) if raw.isdigit() else None
-    return f"{seq.subject.code} / {seq.code}" if seq else None
+    return sequence_name(session, int(raw)) if raw.isdigit() else None
 
 
 @router.get("/adjudicate/{sequence_id:int}", include_in_schema=False)
@@ -87,7 +88,7 @@ def _page(request: Request, session: Session, user: User, sequence_id: int, *,
     dispute = dispute_for(session, sequence_id=sequence_id, onset_gap=_gap(request))
     data = load_review(session, sequence_id=sequence_id, user_id=user.id)
     frames = [{"id": fid, "number": n} for fid, n in data.frames]
-    decision = session.get(Decision, sequence_id)
+    decision = decision_for(session, sequence_id)
     decided = _decided_name(session, request.query_params.get("decided", ""))
     return render(request, "adjudicate_one.html", {
         "dispute": dispute, "frames": frames, "emotions": EMOTIONS, "decision": decision,

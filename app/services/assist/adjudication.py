@@ -114,6 +114,17 @@ def decide(session: Session, *, sequence_id: int, admin: User, take_from: int,
     return save_decision(session, sequence_id=sequence_id, user=admin, data=data)
 
 
+def decision_for(session: Session, sequence_id: int) -> Decision | None:
+    """The admin's standing decision on a sequence, if any."""
+    return session.get(Decision, sequence_id)
+
+
+def sequence_name(session: Session, sequence_id: int) -> str | None:
+    """'S005 / 001', or None for an unknown id."""
+    seq = session.get(Sequence, sequence_id)
+    return f"{seq.subject.code} / {seq.code}" if seq else None
+
+
 def next_dispute(session: Session, *, after_id: int, onset_gap: int) -> int | None:
     queue = disputes(session, onset_gap=onset_gap)
     ids = [d.sequence_id for d in queue if d.sequence_id != after_id]
