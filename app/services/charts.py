@@ -13,7 +13,7 @@ PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#d
 def line_chart(series: dict[str, Sequence[tuple[float, float]]], *, width: int = 560,
                height: int = 220, y_min: float | None = None, y_max: float | None = None,
                y_label: str = "", dashed: Sequence[str] = (),
-               empty: str = "No epochs finished yet.") -> Markup:
+               empty: str = "No epochs finished yet.", x_label: str = "epoch") -> Markup:
     """One polyline per named series of (x, y) points, with axes, gridlines and a legend.
     Short series get a dot per point, so a two-epoch run still reads as data."""
     points = [p for values in series.values() for p in values if p[1] is not None]
@@ -48,7 +48,7 @@ def line_chart(series: dict[str, Sequence[tuple[float, float]]], *, width: int =
         parts.append(f'<text x="{sx(x):.1f}" y="{height - 8}" class="tick x-tick" '
                      f'text-anchor="{anchor}">{x:g}</text>')
     parts.append(f'<text x="{pad_l - 8}" y="{height - 8}" class="tick axis-name" '
-                 'text-anchor="end">epoch</text>')
+                 f'text-anchor="end">{escape(x_label)}</text>')
     longest = max(len(values) for values in series.values())
     for index, (name, values) in enumerate(series.items()):
         color = PALETTE[index % len(PALETTE)]

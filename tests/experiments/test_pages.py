@@ -1,0 +1,74 @@
+"""/experiments and /experiments/{id}: the table, the per-fold chart, live refresh, escaping."""
+
+import json
+
+import pytest
+
+from app.routes import experiments as experiment_routes
+from app.services.experiments import stats
+from tests.support.web import login
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def site(app, client, make_user):
+    """The app with the experiments router (app/main.py lists it once the lead adds it)."""
+    if not any(getattr(r, "path", "").startswith("/experiments") for r in app.routes):
+        app.include_router(experiment_routes.router)
+    make_user("rev1")
+    login(client, "rev1")
+    return client
+
+
+def write_experiment(settings, status="done", finished=True) -> dict:
+    scored = [stats.variant_scores([{"per_fold": folds, "true": ["happy", "sadness"] * 2,
+                                     "pred": ["happy", "happy", "sadness", "sadness"],
+                                     "images": 4}]) for folds in ([0.9, 0.7], [0.5, 0.6])]
+    variants = [{"name": name, "settings": {"config": name}, "dataset": "d" * 16,
+                 "run": f"run-{i}", "runs": [f"run-{i}"], "cells_done": 1,
+                 **(scored[i] if finished or i == 0 else
+                    {"accuracy": None, "macro_f1": None, "per_class": None, "run": None,
+                     "runs": [], "cells_done": 0})}
+                for i, name in enumerate(["config=a.json", f"config={XSS}.json"])]
+    done = [v for v in variants if v["accuracy"]]
+    result = {"id": "abc123def456", "status": status, "spec": {"seeds": 1, "preset": "scratch",
+                                                               "config": None, "epochs": 2},
+              "factors": {"config": ["a.json", f"{XSS}.json"]},
+              "folds": {"k": 2, "seed": 0, "subjects": {"S1": 1, "S2": 2}},
+              "common_test": {"rule": "the last 3 frames", "images": 4, "per_fold": [2, 2]},
+              "variants": variants, "comparisons": stats.comparisons(done),
+              "created": "2026-12-02T00:00:00+00:00"}
+    folder = settings.data_dir / "experiments" / result["id"]
+    folder.mkdir(parents=True)
+    (folder / "experiment.json").write_text(json.dumps(result))
+    return result
+
+
+def test_the_list_and_the_page_show_every_variant_and_the_chart(site, settings):
+    write_experiment(settings)
+    listing = site.get("/experiments")
+    assert listing.status_code == 200 and "/experiments/abc123def456" in listing.text
+    page = site.get("/experiments/abc123def456")
+    assert page.status_code == 200
+    assert page.text.count('class="variant-row" data-done="yes"') == 2
+    assert "80.0%" in page.text and "± 10.0" in page.text  # mean ± std of 0.9, 0.7
+    assert page.text.count("<polyline") == 2 and ">fold</text>" in page.text
+    assert "within noise" in page.text and "/runs/run-0" in page.text
+    assert XSS not in page.text and "&lt;img src=x" in page.text
+    assert "hx-trigger" not in page.text  # finished: nothing polls
+
+
+def test_a_running_experiment_refreshes_its_table(site, settings):
+    write_experiment(settings, status="running", finished=False)
+    page = site.get("/experiments/abc123def456")
+    assert 'hx-trigger="every 3s"' in page.text
+    assert "0 of 1 cell(s) trained" in page.text and "/runs/run-1" not in page.text
+    fragment = site.get("/experiments/abc123def456", headers={"HX-Request": "true"})
+    assert fragment.text.lstrip().startswith('<section id="results"')
+    assert fragment.text.count("<polyline") == 1
+
+
+def test_unknown_experiments_are_404(site):
+    assert site.get("/experiments/nope").status_code == 404
+    assert site.get("/experiments/..%2F..").status_code == 404
