@@ -46,7 +46,7 @@ def predict_form(request: Request, session: SessionDep, _user: CurrentUser,
     files = [f for f in form.getlist("files") if hasattr(f, "read")]
     labels = [str(v) for v in form.getlist("labels")]
     run = active_run(session)
-    context = {"run": run, "labels": EMOTIONS, "results": [], "scores": None, "error": None}
+    context = {"run": run, "labels": EMOTIONS, "results": [], "scores": None}
     predictor = predictor_for(run)
     if not files:
         raise BadInput("files", "choose or drop at least one photo")
