@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from app.cli.common import db_session, err_console, fail, print_json, settings
+from app.cli.common import db_session, err_console, fail, print_json, progress_bar, settings
 from app.cli.root import cli
 from app.cli.spec_options import help_text, spec_from_cli, spec_options
 from app.services.experiments.spec import FACTORS, ExperimentSpec
@@ -39,10 +39,16 @@ def experiment_command(
 
     Each variant is exported as a normal snapshot and trained as a normal run; a run with the same export, config, folds, seed and epochs is reused, so re-running trains only what is missing. Variants are scored on a common test set (the last frames of the sequences every variant has), and each pair gets the mean paired difference over folds x seeds and a paired test's p-value.
     """  # noqa: E501 (one line per paragraph: the help renderer keeps line breaks)
+    options = {**options, "vary": vary, "base": base_options or None}
+    spec = spec_from_cli(ExperimentSpec, options, spec_file, flags=FLAGS)
+    run_experiment_spec(spec, out=out, scheduler=scheduler, as_json=as_json)
+
+
+def run_experiment_spec(spec: ExperimentSpec, *, out: Path | None = None,
+                        scheduler: str | None = None, as_json: bool = False) -> None:
+    """What `onset experiment` does with a checked spec (a background job calls this too)."""
     from app.services.experiments import ExperimentError, run_experiment
 
-    options = {**options, "vary": vary, "base": _key_values(base_options) or None}
-    spec = spec_from_cli(ExperimentSpec, options, spec_file, flags=FLAGS)
     config = settings()
     try:
         with db_session(config) as session, _Bars(enabled=not as_json) as bars:
@@ -58,16 +64,6 @@ def experiment_command(
     typer.echo(result_table(result))
 
 
-def _key_values(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            fail(f"--base-option: {escape(item)!r} is not KEY=VALUE (like face=none)")
-        out[key.strip().replace("-", "_")] = value.strip()
-    return out
-
-
 class _Bars:
     """A progress bar per cell (and one per export) on stderr."""
 
@@ -81,6 +77,9 @@ class _Bars:
         self.tasks: dict[tuple[str, int], int] = {}
 
     def __enter__(self):
+        # Under a background job this also writes progress lines for the job page.
+        self.job_file = progress_bar("Training cells", enabled=False)
+        self.to_job = self.job_file.__enter__()
         if self.enabled:
             self.bar.start()
         return self
@@ -88,8 +87,10 @@ class _Bars:
     def __exit__(self, *exc):
         if self.enabled:
             self.bar.stop()
+        self.job_file.__exit__(*exc)
 
     def update(self, cells: list[dict]) -> None:
+        self.to_job(sum(c["done"] for c in cells), sum(c["total"] for c in cells))
         if not self.enabled:
             return
         for cell in cells:

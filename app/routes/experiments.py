@@ -8,7 +8,8 @@ from fastapi import APIRouter, HTTPException, Request
 from app.auth import CurrentUser
 from app.htmx import render
 from app.services import charts
-from app.services.experiments import get_experiment, list_experiments
+from app.services.experiments import ExperimentSpec, get_experiment, list_experiments
+from app.specs import fields
 
 router = APIRouter(prefix="/experiments", include_in_schema=False)
 NAV = [("Experiments", "/experiments", "reviewer")]
@@ -17,9 +18,11 @@ REFRESH = "every 3s"
 
 @router.get("")
 def experiments_page(request: Request, _user: CurrentUser):
-    """Every experiment of this data folder, newest first."""
+    """Every experiment of this data folder, newest first; admins get the start form (it
+    queues an `experiment` job through the admin page's job route)."""
     return render(request, "experiments.html",
-                  {"experiments": list_experiments(request.app.state.settings)})
+                  {"experiments": list_experiments(request.app.state.settings),
+                   "form": fields(ExperimentSpec)})
 
 
 @router.get("/{experiment_id}")

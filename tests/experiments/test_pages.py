@@ -72,3 +72,27 @@ def test_a_running_experiment_refreshes_its_table(site, settings):
 def test_unknown_experiments_are_404(site):
     assert site.get("/experiments/nope").status_code == 404
     assert site.get("/experiments/..%2F..").status_code == 404
+
+
+def test_admins_get_a_start_form_whose_fields_make_the_spec(app, client, make_user):
+    from app.services.experiments import ExperimentSpec
+    from app.specs import parse_spec
+
+    if not any(getattr(r, "path", "").startswith("/experiments") for r in app.routes):
+        app.include_router(experiment_routes.router)
+    make_user("boss", "admin")
+    login(client, "boss")
+    page = client.get("/experiments").text
+    assert 'action="/admin/jobs"' in page and 'name="kind" value="experiment"' in page
+    # What the admin page's job route passes on from this form: one spec, stored and read
+    # back by the job's process.
+    form = {"vary": "policy=onset,peak:3\r\ncontempt=keep,drop", "base": "face=none",
+            "folds": "4", "seeds": "1", "epochs": "", "preset": "scratch"}
+    spec = parse_spec(ExperimentSpec, form)
+    assert spec.vary == {"policy": ("onset", "peak:3"), "contempt": ("keep", "drop")}
+    assert spec.base == {"face": "none"} and spec.folds == 4 and spec.epochs is None
+    assert parse_spec(ExperimentSpec, spec.model_dump(mode="json")) == spec
+
+
+def test_reviewers_get_no_start_form(site):
+    assert 'name="kind" value="experiment"' not in site.get("/experiments").text

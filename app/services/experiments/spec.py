@@ -68,6 +68,8 @@ class ExperimentSpec(BaseModel):
     @field_validator("vary", mode="before")
     @classmethod
     def _vary(cls, value: Any) -> dict[str, tuple[str, ...]]:
+        if isinstance(value, str):  # a form's text: one factor a line (or ; between)
+            value = [line for line in value.replace(";", "\n").splitlines() if line.strip()]
         if isinstance(value, (list, tuple)):  # ["policy=onset,peak:3", ...] from the CLI
             value = parse_vary(value)
         if not isinstance(value, Mapping) or not value:
@@ -87,6 +89,20 @@ class ExperimentSpec(BaseModel):
                 raise ValueError(f"{factor}: a value is given twice ({', '.join(items)})")
             out[factor] = tuple(normal)
         return out
+
+    @field_validator("base", mode="before")
+    @classmethod
+    def _base_text(cls, value: Any) -> Any:
+        """A form's text, KEY=VALUE a line, or a list of KEY=VALUE, as a dict."""
+        if isinstance(value, str):
+            value = [line for line in value.replace(";", "\n").splitlines() if line.strip()]
+        if isinstance(value, (list, tuple)):
+            pairs = [str(item).partition("=") for item in value]
+            bad = [k for k, sep, _ in pairs if not sep or not k.strip()]
+            if bad:
+                raise ValueError(f"{bad[0]!r} is not KEY=VALUE (like face=none)")
+            value = {k.strip().replace("-", "_"): v.strip() for k, _, v in pairs}
+        return value
 
     @field_validator("base")
     @classmethod
