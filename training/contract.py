@@ -32,7 +32,6 @@ DATASET_FORMAT = "onset-dataset/1"
 FORMAT_FAMILY = "onset-dataset/"
 MANIFEST_FILE = "manifest.csv"
 DATASET_FILE = "dataset.json"
-IMAGES_DIR = "images"  # images/<label>/<file>.png
 # What training reads, in this order; the export writes `split` (with --split) and the
 # provenance columns after them.
 MANIFEST_COLUMNS = ("path", "label", "subject", "sequence", "frame", "fold")
@@ -68,8 +67,7 @@ HISTORY_COLUMNS = ("fold", "epoch", "loss", "accuracy", "val_loss", "val_accurac
 
 # --- the image block -------------------------------------------------------------------------
 
-FACES = ("landmarks", "mtcnn", "none")
-COLORS = ("gray", "rgb")
+COLORS = ("gray", "rgb")  # what a crop can be (an export's "original" keeps whole frames)
 # Spellings older exports used, read here and nowhere else.
 _OLD_COLORS = {"grayscale": "gray", "greyscale": "gray", "grey": "gray", "l": "gray",
                "color": "rgb", "colour": "rgb"}

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from training.contract import COLORS
 from training.framing import DEFAULT_FRAMING, Framing, placement
 from training.images import ImageSource, describe, load_image
 
 SOURCES = ("mtcnn", "landmarks", "none")
-COLORS = ("gray", "rgb")
 # mtcnn 1.0 sizes its image pyramid for min_face_size=20 only: larger values make the last
 # pyramid level smaller than PNet's 12x12 window and Keras raises. We therefore always ask
 # MTCNN for 20 px faces and shrink the image by 20/min_face_size instead (same effect,

@@ -175,24 +175,7 @@ def run_crops(session: Session, settings: Settings, *, frame_ids: list[int] | No
                 session.commit()
                 cached.update(located)
                 summary.detected += len(located)
-            to_cut = []
-            for frame in sequence_frames:
-                result = cached.get(frame.id)
-                if result is None:  # unreadable: reported in errors, not cached
-                    continue
-                if not result.found:
-                    summary.no_face.append(frame.id)
-                    summary.no_face_reasons[frame.id] = result.reason
-                    paths[frame.id] = None
-                    continue
-                summary.faces += 1
-                if folder is None:
-                    continue
-                paths[frame.id] = crop_cache.crop_file(folder, frame.id)
-                if frame.id in have_crop:
-                    summary.crops_cached += 1
-                else:
-                    to_cut.append((frame, result.face))
+            to_cut = _sort_out(sequence_frames, cached, summary, paths, folder, have_crop)
             cuts = pool.map(_cut, [f for f, _ in to_cut], [face for _, face in to_cut],
                             repeat(root), repeat(crop), repeat(folder))
             for frame_id, error in cuts:
@@ -206,6 +189,32 @@ def run_crops(session: Session, settings: Settings, *, frame_ids: list[int] | No
                 progress(done, len(frames))
     summary.seconds = time.perf_counter() - started
     return summary, paths
+
+
+def _sort_out(frames: list[_FrameRow], cached: dict[int, Located], summary: CropSummary,
+              paths: dict[int, Path | None], folder: Path | None, have_crop: set[int]
+              ) -> list[tuple[_FrameRow, Face]]:
+    """Count a sequence's located frames into `summary` and `paths`; the (frame, face) pairs
+    whose crop is still to cut."""
+    to_cut = []
+    for frame in frames:
+        result = cached.get(frame.id)
+        if result is None:  # unreadable: reported in errors, not cached
+            continue
+        if not result.found:
+            summary.no_face.append(frame.id)
+            summary.no_face_reasons[frame.id] = result.reason
+            paths[frame.id] = None
+            continue
+        summary.faces += 1
+        if folder is None:
+            continue
+        paths[frame.id] = crop_cache.crop_file(folder, frame.id)
+        if frame.id in have_crop:
+            summary.crops_cached += 1
+        else:
+            to_cut.append((frame, result.face))
+    return to_cut
 
 
 def _cut(frame: _FrameRow, face: Face, root: Path, crop: CropParams, folder: Path
