@@ -13,6 +13,10 @@ onsets, suggested elsewhere), percent:50 and peak:3:
 
 DEMO_FOLDER is what `onset demo --out` wrote (and `onset import` read) into the database.
 Marking again changes nothing (the same onset is already saved).
+
+`--real` marks instead the onsets one of us marked by eye on 9 sequences of the real slice
+(../shared/data/ckplus-dev/ckplus, imported into its own ONSET_DATA_DIR): every fifth
+labelled sequence, looked at as a contact sheet of its frames (REAL_ONSETS).
 """
 
 from __future__ import annotations
@@ -25,15 +29,27 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def mark_onsets(demo: Path, share_every: int = 2) -> int:
+# (subject, sequence) -> the first frame that shows the emotion, marked by eye.
+REAL_ONSETS = {("S052", "001"): 5, ("S055", "004"): 7, ("S074", "004"): 6,
+               ("S111", "001"): 6, ("S113", "008"): 6, ("S125", "001"): 7,
+               ("S130", "001"): 9, ("S132", "002"): 9, ("S502", "002"): 5}
+
+
+def demo_onsets(demo: Path, share_every: int = 2) -> dict[tuple[str, str], int]:
+    """The answer key's true onsets of every `share_every`-th subject (sorted by code)."""
+    truth = {(r["subject"], r["sequence"]): int(r["true_onset"])
+             for r in csv.DictReader(open(demo / "demo_truth.csv"))}
+    subjects = sorted({s for s, _ in truth})[::share_every]
+    return {key: onset for key, onset in truth.items() if key[0] in subjects}
+
+
+def mark_onsets(onsets: dict[tuple[str, str], int]) -> int:
     from sqlalchemy import select
 
     from app.cli.common import db_session
     from app.models import Annotation, Sequence, Subject, User
     from app.services.review import ReviewInput, save_annotation
 
-    truth = {(r["subject"], r["sequence"]): int(r["true_onset"])
-             for r in csv.DictReader(open(demo / "demo_truth.csv"))}
     marked = 0
     with db_session() as session:
         user = session.scalars(select(User).where(User.name == "demo-reviewer")).first()
@@ -41,16 +57,16 @@ def mark_onsets(demo: Path, share_every: int = 2) -> int:
             user = User(name="demo-reviewer", role="reviewer", password_hash="!no-login")
             session.add(user)
             session.flush()
-        subjects = sorted(session.scalars(select(Subject.code)))[::share_every]
         rows = session.execute(select(Sequence.id, Subject.code, Sequence.code,
                                       Sequence.original_label)
                                .join(Subject, Sequence.subject_id == Subject.id)
-                               .where(Subject.code.in_(subjects),
-                                      Sequence.original_label.is_not(None)))
+                               .where(Sequence.original_label.is_not(None)))
         for seq_id, subject, code, label in rows:
+            if (subject, code) not in onsets:
+                continue
             existing = session.scalars(select(Annotation).where(
                 Annotation.sequence_id == seq_id, Annotation.user_id == user.id)).first()
-            onset = truth[(subject, code)]
+            onset = onsets[(subject, code)]
             if existing is not None and existing.onset_frame == onset:
                 continue
             save_annotation(session, sequence_id=seq_id, user=user, data=ReviewInput(
@@ -63,9 +79,14 @@ def mark_onsets(demo: Path, share_every: int = 2) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("demo", type=Path, help="the folder `onset demo --out` wrote")
+    parser.add_argument("demo", type=Path, nargs="?", help="the folder `onset demo --out` "
+                        "wrote")
+    parser.add_argument("--real", action="store_true", help="mark REAL_ONSETS instead")
     args = parser.parse_args()
-    print(f"marked {mark_onsets(args.demo)} onsets")
+    if not args.real and args.demo is None:
+        parser.error("give DEMO_FOLDER, or --real")
+    onsets = REAL_ONSETS if args.real else demo_onsets(args.demo)
+    print(f"marked {mark_onsets(onsets)} onsets")
 
 
 if __name__ == "__main__":

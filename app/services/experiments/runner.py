@@ -179,19 +179,30 @@ def new_result(plan: Plan, spec: ExperimentSpec, scheduler: str | None) -> dict[
 
 def score(plan: Plan, result: dict[str, Any], payloads: list[dict[str, Any]],
           records: dict[str, dict | None]) -> dict[str, Any]:
-    """Fill in every variant whose cells are all finished, and compare those."""
-    complete = []
+    """Fill in every variant whose cells are all finished, and compare those. The common
+    test set shrinks to the frames every finished cell predicted (a frame where a face
+    source found no face is in no run of that variant)."""
+    finished: dict[str, list[list[dict[str, str]]]] = {}
     for entry in result["variants"]:
         mine = [p for p in payloads if p["variant"] == entry["name"]]
         done = [records[p["key"]] for p in mine if records.get(p["key"])]
         entry.update(cells_done=len(done), runs=[r["run"] for r in done],
                      run=done[0]["run"] if done else None)
-        if len(done) < len(mine):
-            continue
-        scored = [stats.cell_scores(cell_files.read_predictions(r["run_dir"]), plan.common,
-                                    plan.folds) for r in done]
-        entry.update(stats.variant_scores(scored))
-        complete.append(entry)
+        if len(done) == len(mine):
+            finished[entry["name"]] = [cell_files.read_predictions(r["run_dir"]) for r in done]
+    common = dict(plan.common)
+    for cells in finished.values():
+        for rows in cells:
+            seen = {(r["subject"], r["sequence"], int(r["frame"])): r["true_label"]
+                    for r in rows}
+            common = {k: label for k, label in common.items() if seen.get(k) == label}
+    result["common_test"].update(images=len(common), per_fold=fold_sizes(common, plan.folds))
+    complete = []
+    for entry in result["variants"]:
+        if entry["name"] in finished:
+            entry.update(stats.variant_scores([stats.cell_scores(rows, common, plan.folds)
+                                               for rows in finished[entry["name"]]]))
+            complete.append(entry)
     result["comparisons"] = stats.comparisons(complete)
     return result
 
