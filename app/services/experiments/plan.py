@@ -119,14 +119,20 @@ def base_folds(session: Session, base_spec: Any, spec: ExperimentSpec) -> dict[s
 
 def plan_variant(session: Session, spec: ExperimentSpec, base_spec: Any, variant: Variant,
                  folds: dict[str, int]) -> VariantPlan:
-    from app.services.export import ExportParamsError, dataset_id, parse_params, select_frames
+    from app.services.export import (
+        ExportError,
+        ExportParamsError,
+        dataset_id,
+        parse_params,
+        select_frames,
+    )
 
     options = variant_options(base_spec.as_dict(), variant)
     try:
         export = parse_params(options)
-    except ExportParamsError as exc:
+        rows = select_frames(session, export).rows
+    except (ExportParamsError, ExportError) as exc:
         raise ExperimentError(f"variant {variant.name}: {exc}") from None
-    rows = select_frames(session, export).rows
     if not rows:
         raise ExperimentError(f"variant {variant.name}: selects no frames")
     outside = sorted({r.subject for r in rows} - set(folds))
