@@ -20,7 +20,7 @@ def timed(fn: Callable[[], object], repeat: int = 3) -> tuple[float, list[float]
 
 def full_scale_demo(subjects: int = 123, seed: int = 7) -> Path:
     """A CK+-scale demo dataset (about 10,700 frames), generated once and kept in bench/out."""
-    from app.services.demo import generate_demo
+    from app.demo import generate_demo
 
     out = BENCH_OUT / f"demo-{subjects}-{seed}"
     if not (out / "demo_truth.csv").is_file():

@@ -38,7 +38,7 @@ from bench.common import BENCH_OUT, fresh_settings  # noqa: E402
 def demo_database(subjects: int, seed: int):
     """(settings, demo folder): the demo generated once, imported into a fresh database."""
     from app.db import make_engine, make_session_factory, session_scope
-    from app.services.demo import generate_demo
+    from app.demo import generate_demo
     from app.services.importer import import_ckplus
 
     base = BENCH_OUT / f"onsets-{subjects}-{seed}"

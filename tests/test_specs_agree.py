@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.services.crop_spec import CropSpec
 from app.services.export.params import ExportSpec
+from app.services.faces.spec import CropSpec
 from app.services.training_specs import TrainSpec, TuneSpec
 from app.specs import fields
 from tests.services.export_helpers import build_dataset
@@ -71,7 +71,6 @@ def test_changing_one_default_changes_form_schema_and_command(settings, make_use
     from fastapi.testclient import TestClient
 
     from app.main import create_app
-
     from app.routes.api_jobs import ExportJob
 
     monkeypatch.setattr(ExportSpec.model_fields["size"], "default", 24)

@@ -7,7 +7,7 @@ import typer
 from app.cli.common import db_session, err_console, fail, print_json, progress_bar, settings
 from app.cli.root import cli
 from app.cli.spec_options import spec_from_cli, spec_options
-from app.services.crop_spec import CropSpec
+from app.services.faces.spec import CropSpec
 
 
 @cli.command("crop")
@@ -31,7 +31,7 @@ def crop_command(
 
 def run_crop(spec: CropSpec, *, as_json: bool) -> None:
     """What `onset crop` and a crop job do with a checked spec."""
-    from app.services.crops import CropError, crop_params, frame_ids_for, run_crops
+    from app.services.faces.crops import CropError, crop_params, frame_ids_for, run_crops
     from training.faces import DetectionParams
 
     try:

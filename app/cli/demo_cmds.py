@@ -30,7 +30,7 @@ def demo_command(
                                 help="Processes drawing frames (0: one per CPU)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    from app.services.demo import DemoOutputError, generate_demo
+    from app.demo import DemoOutputError, generate_demo
 
     try:
         with progress_bar("Drawing subjects", enabled=not as_json) as progress:

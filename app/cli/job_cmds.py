@@ -23,8 +23,8 @@ def run_job_command(job_id: int = typer.Argument(..., help="The job's id (see /a
     The job runner starts this for each queued job; run it by hand only to debug a job.
     """
     from app.models import Job
-    from app.services.job_commands import JobParamError, check_job, snapshot_for
     from app.services.jobs import job_dir
+    from app.services.jobs.commands import JobParamError, check_job, snapshot_for
 
     config = settings()
     with db_session(config) as session:

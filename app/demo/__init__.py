@@ -5,7 +5,7 @@
 true onset, which CK+-style labels are deliberately wrong).
 """
 
-from app.services.demo.generator import (
+from app.demo.generator import (
     DemoOutputError,
     DemoSummary,
     generate_demo,

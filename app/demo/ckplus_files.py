@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.services.demo.expressions import EMOTION_CODE
-from app.services.demo.plan import SequencePlan, SubjectPlan
+from app.demo.expressions import EMOTION_CODE
+from app.demo.plan import SequencePlan, SubjectPlan
 
 IMAGES_DIR = "cohn-kanade-images"
 EMOTION_DIR = "Emotion"

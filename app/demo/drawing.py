@@ -11,9 +11,9 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from app.services.demo.landmarks import Pose
-from app.services.demo.painter import RGB, SS, Painter, StaticParts
-from app.services.demo.plan import SubjectPlan
+from app.demo.landmarks import Pose
+from app.demo.painter import RGB, SS, Painter, StaticParts
+from app.demo.plan import SubjectPlan
 
 __all__ = ["SubjectRenderer"]
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from app.services.demo import ckplus_files as ck
-from app.services.demo.drawing import SubjectRenderer
-from app.services.demo.expressions import displacement, intensity_curve
-from app.services.demo.landmarks import Pose, neutral_landmarks
-from app.services.demo.plan import SequencePlan, SubjectPlan, plan_dataset
+from app.demo import ckplus_files as ck
+from app.demo.drawing import SubjectRenderer
+from app.demo.expressions import displacement, intensity_curve
+from app.demo.landmarks import Pose, neutral_landmarks
+from app.demo.plan import SequencePlan, SubjectPlan, plan_dataset
 
 Progress = Callable[[int, int], None]  # (subjects done, subjects total)
 

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw
 
-from app.services.demo.landmarks import Pose, ellipse, forehead_arc
+from app.demo.landmarks import Pose, ellipse, forehead_arc
 
 if TYPE_CHECKING:
-    from app.services.demo.drawing import SubjectRenderer
+    from app.demo.drawing import SubjectRenderer
 
 SS = 2  # supersampling factor of the head crop
 RGB = tuple[int, int, int]

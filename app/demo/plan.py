@@ -19,14 +19,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from app.services.demo.expressions import (
+from app.demo.expressions import (
     CONFUSABLE,
     EMOTION_WEIGHTS,
     Expression,
     facs_lines,
     sample_expression,
 )
-from app.services.demo.landmarks import FaceShape
+from app.demo.landmarks import FaceShape
 
 MAX_SUBJECTS = 995  # subject codes are S005..S999
 UNLABELED_FRACTION = 0.40  # sequences without an Emotion file

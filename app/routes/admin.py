@@ -10,9 +10,9 @@ from app.htmx import is_htmx, render
 from app.models import Job, Run, utcnow
 from app.services import charts
 from app.services.export import list_snapshots
-from app.services.job_commands import SPECS
-from app.services.job_progress import duration_text, job_progress, log_tail
 from app.services.jobs import ACTIVE, JobParamError, cancel_job, get_job, recent_jobs, submit_job
+from app.services.jobs.commands import SPECS
+from app.services.jobs.progress import duration_text, job_progress, log_tail
 from app.services.runs import active_run, list_runs, run_of_job
 from app.specs import fields
 from training.config import PRESET_DESCRIPTIONS as PRESET_CHOICES

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from app.auth import Admin, CurrentUser
 from app.deps import SessionDep
 from app.models import Job
-from app.services.crop_spec import CropSpec
 from app.services.export.params import ExportSpec
-from app.services.job_progress import job_progress
+from app.services.faces.spec import CropSpec
 from app.services.jobs import cancel_job, get_job, recent_jobs, submit_job
+from app.services.jobs.progress import job_progress
 from app.services.runs import get_run, list_runs, promote, run_details, run_of_job
 from app.services.training_specs import TrainSpec, TuneSpec
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import Reviewer
 from app.deps import SessionDep
-from app.services.face_view import (
+from app.services.faces.view import (
     CROP_SIZE_RANGE,
     VIEW_CROP_COLOR,
     VIEW_CROP_SIZE,

@@ -183,7 +183,7 @@ def _file_changed(frame: Frame, record: FrameRecord) -> bool:
 def _forget_changed(session: Session, frame_ids: list[int], crops_dir: Path | None) -> None:
     if not frame_ids:
         return
-    from app.services.crop_cache import forget_frames
+    from app.services.faces.cache import forget_frames
 
     forget_frames(session, frame_ids, crops_dir)
     if crops_dir is None:

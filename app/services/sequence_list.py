@@ -15,10 +15,10 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from app.models import EMOTIONS, Annotation, Decision, Frame, Sequence, Subject
-from app.services.crop_cache import SOURCES as FACE_SOURCES
-from app.services.crop_cache import no_face_sequence_ids
+from app.services.faces.cache import SOURCES as FACE_SOURCES
+from app.services.faces.cache import no_face_sequence_ids
 from app.services.effective import Effective, effective_for
-from app.services.face_view import FaceCoverage, face_coverage
+from app.services.faces.view import FaceCoverage, face_coverage
 
 # Order matters: it is the order of the filter pills and of the "status" sort.
 STATUSES: tuple[str, ...] = ("unreviewed", "mine", "others", "disagreement", "excluded",

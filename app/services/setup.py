@@ -46,7 +46,7 @@ def ensure_ready(settings: Settings, *, load_demo: bool = True,
 
 
 def _load_demo(settings: Settings, factory, say: Callable[[str], None]) -> None:
-    from app.services.demo import generate_demo
+    from app.demo import generate_demo
     from app.services.importer import import_ckplus
 
     out = Path(settings.data_dir) / "demo"

@@ -76,7 +76,7 @@ def assist_site(tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM} (make browser-deps)")
     from app.db import make_engine, make_session_factory, session_scope
-    from app.services.demo import generate_demo
+    from app.demo import generate_demo
     from app.services.importer import import_ckplus
     from app.services.users import create_user
     from bench.common import fresh_settings

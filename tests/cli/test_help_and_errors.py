@@ -9,8 +9,8 @@ import typer
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.services.crop_cache import SOURCES
 from app.services.export.params import COLORS, FACES, FALLBACKS, LABEL_SOURCES, POLICIES
+from app.services.faces.cache import SOURCES
 from training.config import PRESETS
 from training.tune import ALGORITHMS
 

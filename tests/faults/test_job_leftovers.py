@@ -10,8 +10,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from app.models import Job
-from app.services import jobs as jobs_service
 from app.services.jobs import JobRunner, cancel_job, job_dir, recover_orphans
+from app.services.jobs import runner as jobs_service
 from tests.support.live_server import living_group_members, wait_for
 from tests.support.web import login
 

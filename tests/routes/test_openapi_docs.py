@@ -55,7 +55,8 @@ def test_the_refusals_are_listed(schema):
             assert response.get("description"), (method, path, code)
     jobs = schema["paths"]["/api/jobs"]["post"]["responses"]
     assert jobs["403"]["description"] == "Only admins can do that"
-    assert jobs["422"]["description"] == "422 names a bad parameter (`loc`)"  # named in its docstring
+    # named in its docstring
+    assert jobs["422"]["description"] == "422 names a bad parameter (`loc`)"
     predict = schema["paths"]["/api/predict"]["post"]["responses"]
     assert predict["413"]["description"] == "413 for an oversized file"
 

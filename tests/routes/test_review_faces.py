@@ -27,7 +27,7 @@ BLANK = SeqSpec("S999", "001", frames=3, size=(640, 490))
 @pytest.fixture(scope="module")
 def demo_root(tmp_path_factory) -> Path:
     """Generated once per module and only read by the tests (each imports it afresh)."""
-    from app.services.demo import generate_demo
+    from app.demo import generate_demo
 
     root = tmp_path_factory.mktemp("faces") / "demo"
     generate_demo(root, subjects=1, seed=3, workers=1)

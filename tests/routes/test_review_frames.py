@@ -99,7 +99,7 @@ def test_missing_and_corrupt_files_are_clear_errors_not_500(signed_in, dataset):
 def test_a_40_frame_filmstrip_weighs_under_400_kb(client, make_user, session_factory,
                                                   tmp_path):
     """Measured on a generated demo sequence (640x490 grayscale, 40 frames)."""
-    from app.services.demo import generate_demo
+    from app.demo import generate_demo
 
     demo = tmp_path / "demo"
     generate_demo(demo, subjects=1, seed=15, workers=1)  # its sequence 010 has 40 frames

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Sequence, Subject
-from app.services import crops
+from app.services.faces import crops
 from app.services.importer import import_ckplus
 from tests.support.ckplus import SeqSpec, write_ckplus
 from tests.support.web import login

@@ -14,7 +14,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from app.models import FaceDetection, Frame, Sequence, Subject
-from app.services import crops
+from app.services.faces import crops
 from app.services.importer import import_ckplus
 from tests.support.ckplus import SeqSpec, frame_path, write_ckplus
 from training.faces import DetectionParams
@@ -195,7 +195,7 @@ def test_no_dataset_is_a_clear_error(session, settings):
 
 @pytest.mark.sqlite_only
 def test_swapping_the_dataset_never_serves_old_crops(session, settings, tmp_path):
-    from app.services.demo import generate_demo
+    from app.demo import generate_demo
 
     old = write_ckplus(tmp_path / "ck", [SeqSpec("S005", "001", frames=3, size=(640, 490))])
     _import(session, old)
@@ -235,7 +235,7 @@ def _rotated(points: np.ndarray, degrees: float, centre: tuple[float, float]) ->
 
 
 def test_crop_is_centred_and_eye_levelled_from_landmarks(session, settings, tmp_path):
-    from app.services.demo import generate_demo
+    from app.demo import generate_demo
 
     demo = generate_demo(tmp_path / "demo", subjects=1, seed=3, workers=1).out
     # A head tilted by 14 degrees: the demo's own face shape, rotated, with a bright marker
@@ -267,7 +267,7 @@ def test_crop_is_centred_and_eye_levelled_from_landmarks(session, settings, tmp_
 
 
 def test_demo_frames_crop_to_faces(session, settings, tmp_path):
-    from app.services.demo import generate_demo
+    from app.demo import generate_demo
 
     demo = generate_demo(tmp_path / "demo", subjects=1, seed=9, workers=1).out
     _import(session, demo)
@@ -299,7 +299,7 @@ def test_two_runs_storing_the_same_frames_keep_one_row_each(session_factory, set
                                                             ck_tree):
     """`onset crop` and an export job may locate the same frames at the same time; the
     second one to store must neither fail nor duplicate (unique frame/source/key)."""
-    from app.services import crop_cache
+    from app.services.faces import cache as crop_cache
 
     with session_factory() as first, session_factory() as second:
         ids = _frame_ids(first, "S010")

@@ -14,7 +14,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from app.models import FaceDetection, Frame
-from app.services import crops
+from app.services.faces import crops
 from app.services.importer import import_ckplus
 from training import face_track
 from training.faces import DetectionParams, detect_faces

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from app.services.demo import DemoOutputError, generate_demo
-from app.services.demo.expressions import EMOTIONS
-from app.services.demo.plan import plan_dataset
+from app.demo import DemoOutputError, generate_demo
+from app.demo.expressions import EMOTIONS
+from app.demo.plan import plan_dataset
 
 SEED = 11
 CK_FLOAT = r"   -?\d\.\d{7}e[+-]\d{2}"

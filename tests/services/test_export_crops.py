@@ -1,4 +1,4 @@
-"""Exports of face crops (app/services/crops.py, used for real): landmarks on the tiny test
+"""Exports of face crops (app/services/faces/crops.py, used for real): landmarks on the tiny test
 tree, and one MTCNN export of real faces from scikit-image next to a frame with no face."""
 
 import csv
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.services.crops import cached_crop_path
 from app.services.export import parse_params, run_export
+from app.services.faces.crops import cached_crop_path
 from tests.services.export_helpers import build_dataset
 from tests.support.ckplus import SeqSpec, write_ckplus
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.services import crops
 from app.services.export import parse_params, run_export
+from app.services.faces import crops
 from app.services.importer import import_ckplus
 from tests.support.ckplus import SeqSpec, frame_path, write_ckplus
 from training.contract import read_dataset_image

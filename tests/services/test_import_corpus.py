@@ -127,7 +127,7 @@ def test_bad_input_corpus_is_reported_by_name_and_loses_nothing(env, session_fac
 
 def test_a_frame_changed_in_place_loses_its_cached_detection_and_crops(
         session_factory, settings, env, tmp_path):
-    from app.services import crops
+    from app.services.faces import crops
 
     spec = SeqSpec("S005", "001", frames=4, label=5.0, size=(640, 490))
     root = write_ckplus(tmp_path / "ck", [spec])

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from app.models import ExportSnapshot
-from app.services.job_commands import JobParamError, check_job, job_argv, spec_dump
+from app.services.jobs.commands import JobParamError, check_job, job_argv, spec_dump
 
 
 def check(session, kind, **params):

@@ -3,8 +3,8 @@
 import json
 
 from app.models import Job, utcnow
-from app.services.job_progress import duration_text, job_progress
 from app.services.jobs import job_dir
+from app.services.jobs.progress import duration_text, job_progress
 from training.contract import ProgressWriter
 
 

@@ -164,7 +164,7 @@ def test_a_restarted_server_adopts_a_living_job_and_finishes_it(settings, sessio
 
 
 def test_the_run_folder_of_a_tune_job_is_found_beside_its_tuning_folder(tmp_path):
-    from app.services.jobs import _find_output
+    from app.services.jobs.runner import _find_output
 
     runs = tmp_path / "runs"
     tuning = runs / "tune-0123456789-hyperband"

@@ -155,7 +155,7 @@ def _cut(session: Session, settings: Settings, ids: list[int], source: str, para
          ) -> tuple[dict[int, Path | None], dict[int, str]]:
     """Crop files of these frames at the run's crop parameters (the shared crop cache), and
     {frame id: why} for frames whose files could not be read."""
-    from app.services.crops import CropError, run_crops
+    from app.services.faces.crops import CropError, run_crops
 
     try:
         summary, paths = run_crops(session, settings, frame_ids=ids, source=source,

@@ -196,7 +196,7 @@ def _crop_curve(session: Session, settings: Settings, item: _Frames
                 ) -> tuple[np.ndarray | None, str]:
     from PIL import Image
 
-    from app.services.crops import CropError, ensure_crops
+    from app.services.faces.crops import CropError, ensure_crops
 
     source = "landmarks" if all(item.landmarks) else "mtcnn"
     try:

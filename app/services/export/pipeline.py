@@ -181,7 +181,7 @@ def image_jobs(session: Session, settings: Settings, selection: Selection,
             return [ImageJob(row, copy_from=row.source) for row in selection.rows], []
         return [ImageJob(row, size=params.size, color=params.color)
                 for row in selection.rows], []
-    from app.services.crops import CropError, ensure_crops
+    from app.services.faces.crops import CropError, ensure_crops
 
     try:
         crops = ensure_crops(session, settings, frame_ids=[r.frame_id for r in selection.rows],

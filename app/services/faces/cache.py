@@ -1,5 +1,5 @@
 """Storage and read side of the face-crop cache: keys, detection rows, crop files, and the
-queries pages use (no detection happens here; `app.services.crops` does the work).
+queries pages use (no detection happens here; `app.services.faces.crops` does the work).
 
 Detections are rows of `face_detections` keyed by (frame, source, params_key), params_key
 being `training.faces.detection_key(...)`. A row with ``found=False`` keeps the reason in

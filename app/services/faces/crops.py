@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.models import DatasetSource, Frame, Sequence, Subject
-from app.services import crop_cache
-from app.services.crop_cache import (  # noqa: F401  (re-exported: the read side of the cache)
+from app.services.faces import cache as crop_cache
+from app.services.faces.cache import (  # noqa: F401  (re-exported: the read side of the cache)
     SOURCES,
     CropError,
     Located,

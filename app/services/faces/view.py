@@ -1,6 +1,6 @@
 """The review page's face overlay: one frame's face box, eyes and aligned crop, by frame id.
 
-Reads the crop cache (`app.services.crops`) and fills it only for what is asked:
+Reads the crop cache (`app.services.faces.crops`) and fills it only for what is asked:
 - ``landmarks``: locating a frame is one small text file, so only the requested frame is
   located when it is not cached yet.
 - ``mtcnn``: the detector's fast path tracks a face through a sequence (MTCNN on key
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.models import DatasetSource, FaceDetection, Frame
-from app.services import crops
+from app.services.faces import crops
 
 SOURCES = crops.SOURCES
 # The crop beside the viewer; also what the first MTCNN request of a sequence cuts, so

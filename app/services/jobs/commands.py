@@ -17,8 +17,8 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.models import ExportSnapshot
-from app.services.crop_spec import CropSpec
 from app.services.export.params import ExportSpec
+from app.services.faces.spec import CropSpec
 from app.services.training_specs import TrainSpec, TuneSpec
 from app.specs import SpecError, parse_spec
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from app.config import Settings
 from app.models import Job
-from app.services.jobs import job_dir, read_progress
+from app.services.jobs.runner import job_dir, read_progress
 from training.contract import PROGRESS_FILE, TUNING_PREFIX
 
 LOG_TAIL_BYTES = 16_000

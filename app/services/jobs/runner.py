@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from app.config import Settings
 from app.models import Job, utcnow
 from app.services.errors import NotFound
-from app.services.job_commands import JobParamError, check_job, job_argv, spec_dump
+from app.services.jobs.commands import check_job, job_argv, spec_dump
 from app.services.runs import register_runs
 
 ACTIVE = ("queued", "running")
@@ -42,10 +42,6 @@ STARTING_GRACE_S = 60.0
 # Cancelled jobs whose process group may still live are watched (for SIGKILL) this long.
 CANCEL_WATCH_S = 600.0
 CLAIM_LOCK_KEY = 0x6F6E736574  # "onset": the advisory lock that serialises job claims
-
-__all__ = ["ACTIVE", "FINAL", "JobParamError", "JobRunner", "cancel_job", "claim_job", "get_job",
-           "job_dir", "recent_jobs", "recover_orphans", "submit_job"]
-
 
 def job_dir(settings: Settings, job_id: int) -> Path:
     return Path(settings.jobs_dir) / str(job_id)
