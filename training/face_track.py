@@ -17,17 +17,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from training.faces import (
-    CropParams,
-    CropResult,
-    DetectionParams,
-    Face,
-    crop_face,
-    detect_faces,
-    pick_face,
-    stable_key,
-)
-from training.images import ImageSource, describe, load_image
+from training.faces import DetectionParams, Face, detect_faces, pick_face, stable_key
+from training.images import ImageSource, load_image
 
 
 @dataclass(frozen=True)
@@ -142,34 +133,3 @@ def track_sequence(frames: Sequence[ImageSource], detection: DetectionParams = D
             faces[index] = interpolate_face(faces[start], faces[end], t)
     return [faces[i] for i in range(count)]
 
-
-def crop_sequence(frames: Sequence[ImageSource], *, source: str = "mtcnn",
-                  landmarks: Sequence | None = None, params: CropParams = CropParams(),
-                  detection: DetectionParams = DetectionParams(),
-                  track: TrackParams | None = TrackParams(),
-                  names: Sequence[str] | None = None) -> list[CropResult]:
-    """Crops for a whole sequence, one ``CropResult`` per frame (``found`` False: no face).
-
-    ``source="mtcnn"`` uses the fast path (``track``) or, with ``track=None``, MTCNN on
-    every frame; ``"landmarks"`` needs one landmark file/array per frame; ``"none"`` keeps
-    whole frames.
-    """
-    if source == "landmarks" and (landmarks is None or len(landmarks) != len(frames)):
-        raise ValueError(f"source='landmarks' needs one landmark file per frame: "
-                         f"{len(frames)} frames, {0 if landmarks is None else len(landmarks)}"
-                         f" landmark files")
-    faces: list[Face | None] | None = None
-    if source == "mtcnn":
-        faces = (track_sequence(frames, detection, track) if track is not None
-                 else detect_each(frames, detection, batch_size=16))
-    results = []
-    for index, image in enumerate(frames):
-        name = names[index] if names is not None else describe(image)
-        face = faces[index] if faces is not None else None
-        if source == "mtcnn" and face is None:
-            results.append(CropResult.no_face(detection, name))
-            continue
-        results.append(crop_face(image, source=source, params=params, detection=detection,
-                                 landmarks=None if landmarks is None else landmarks[index],
-                                 face=face, name=name))
-    return results

@@ -3,8 +3,9 @@
 Box sources, chosen by name everywhere: ``mtcnn`` (the detector; weights ship in the
 ``mtcnn`` wheel), ``landmarks`` (CK+'s 68-point files, no detector), ``none`` (whole frame).
 Locating and cropping are separate steps so a cache can keep boxes and re-crop when only
-crop settings change: ``locate_face`` -> ``Face``, ``crop_from_face`` -> pixels,
-``crop_face`` does both; ``detection_key``/``crop_key`` say what a parameter change
+crop settings change: ``detect_faces``/``pick_face`` (or ``face_from_landmarks``,
+``whole_frame_face``) -> ``Face``, ``crop_from_face`` -> pixels (`training.face_track` runs
+the detector over a sequence); ``detection_key``/``crop_key`` say what a parameter change
 invalidates. TensorFlow/MTCNN load on first detection only (importing this is cheap).
 """
 
@@ -16,7 +17,7 @@ import math
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from PIL import Image
 
 from training.contract import COLORS
 from training.framing import DEFAULT_FRAMING, Framing, placement
-from training.images import ImageSource, describe, load_image
+from training.images import ImageSource, load_image
 
 SOURCES = ("mtcnn", "landmarks", "none")
 # mtcnn 1.0 sizes its image pyramid for min_face_size=20 only: larger values make the last
@@ -32,10 +33,6 @@ SOURCES = ("mtcnn", "landmarks", "none")
 # MTCNN for 20 px faces and shrink the image by 20/min_face_size instead (same effect,
 # and much cheaper: a 640x490 CK+ frame is searched at 213x163 for min_face_size=60).
 MTCNN_NATIVE_MIN_FACE = 20
-
-
-class NoFaceError(LookupError):
-    """Raised by ``CropResult.require()`` when no face was found."""
 
 
 class LandmarksError(ValueError):
@@ -163,32 +160,6 @@ class Face:
                    right_eye=point(data["right_eye"]), confidence=float(data["confidence"]),
                    source=str(data["source"]), method=str(data["method"]),
                    mouth=point(data.get("mouth")))
-
-
-@dataclass(frozen=True)
-class CropResult:
-    """Outcome of ``crop_face``: a crop, or a clear reason why there is none."""
-
-    image: np.ndarray | None
-    face: Face | None
-    source: str
-    reason: str = ""
-    name: str = field(default="", compare=False)
-
-    @classmethod
-    def no_face(cls, detection: DetectionParams, name: str = "") -> CropResult:
-        reason = f"no face found by mtcnn (min_face_size={detection.min_face_size}px)"
-        return cls(image=None, face=None, source="mtcnn", reason=reason, name=name)
-
-    @property
-    def found(self) -> bool:
-        return self.image is not None
-
-    def require(self) -> np.ndarray:
-        """The crop, or ``NoFaceError`` naming the image (for callers that cannot skip)."""
-        if self.image is None:
-            raise NoFaceError(f"{self.name or 'image'}: {self.reason}")
-        return self.image
 
 
 # --- MTCNN -------------------------------------------------------------------------------
@@ -342,24 +313,6 @@ def whole_frame_face(image_shape: tuple[int, ...]) -> Face:
     return Face(box, None, None, confidence=1.0, source="none", method="whole_frame")
 
 
-def locate_face(image: ImageSource, *, source: str = "mtcnn",
-                landmarks: str | os.PathLike | np.ndarray | None = None,
-                detection: DetectionParams = DetectionParams()) -> Face | None:
-    """The face box and eyes from the chosen source; ``None`` when MTCNN finds no face."""
-    _check_source(source)
-    if source == "landmarks":
-        if landmarks is None:
-            raise ValueError("source='landmarks' needs landmarks= (a CK+ landmark file or "
-                             "a (68, 2) array)")
-        if isinstance(landmarks, np.ndarray):
-            return face_from_landmarks(landmarks)
-        return face_from_landmarks(read_landmarks(landmarks), str(landmarks))
-    array = load_image(image, mode="RGB")
-    if source == "none":
-        return whole_frame_face(array.shape)
-    return pick_face(detect_faces([array], detection)[0], array.shape)
-
-
 def crop_from_face(image: ImageSource, face: Face, params: CropParams = CropParams()
                    ) -> np.ndarray:
     """Crop a known face: the square ``params.framing`` places (`training.framing`),
@@ -385,24 +338,3 @@ def crop_from_face(image: ImageSource, face: Face, params: CropParams = CropPara
                         resample=Image.BILINEAR, fillcolor=0 if array.ndim == 2 else (0, 0, 0))
     return np.asarray(out)
 
-
-def crop_face(image: ImageSource, *, source: str = "mtcnn",
-              landmarks: str | os.PathLike | np.ndarray | None = None,
-              params: CropParams = CropParams(),
-              detection: DetectionParams = DetectionParams(),
-              face: Face | None = None, name: str | None = None) -> CropResult:
-    """Locate (unless ``face`` is given, e.g. from a cache) and crop one face.
-
-    Never falls back to a centre crop: when MTCNN finds nothing the result has
-    ``found == False`` and a ``reason``; ``result.require()`` raises ``NoFaceError``.
-    Bad images raise ``ImageError``, bad landmark files ``LandmarksError``.
-    """
-    _check_source(source)
-    label = describe(image, name)
-    array = load_image(image, mode="RGB", name=name)
-    if face is None:
-        face = locate_face(array, source=source, landmarks=landmarks, detection=detection)
-    if face is None:
-        return CropResult.no_face(detection, label)
-    crop = crop_from_face(array, face, params)
-    return CropResult(image=crop, face=face, source=source, name=label)

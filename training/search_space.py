@@ -94,18 +94,3 @@ def _scratch_from_hp(hp, base: Config) -> Config | None:
                         dense_layers=dense, optimizer=base.optimizer.replace(**optimizer),
                         training=base.training.replace(batch_size=batch_size))
 
-
-def sample_config(base: Config, seed: int) -> Config:
-    """A random point of the search space (for tests and smoke checks)."""
-    import random
-
-    import keras_tuner
-
-    hp = keras_tuner.HyperParameters()
-    config_from_hp(hp, base)  # declares every hyperparameter with its default
-    rng = random.Random(seed)
-    # Parents come before their children in hp.space, so conditions see sampled parents.
-    for param in hp.space:
-        if hp.is_active(param):
-            hp.values[param.name] = param.random_sample(rng.randint(0, 2**31 - 1))
-    return config_from_hp(hp, base)

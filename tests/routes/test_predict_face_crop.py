@@ -16,7 +16,8 @@ def test_a_small_face_crop_is_predicted_whole_with_a_note(client, make_user, tin
                                                           settings):
     from skimage import data
 
-    from training.faces import CropParams, crop_from_face, locate_face
+    from training.face_track import detect_each
+    from training.faces import CropParams, crop_from_face
 
     shutil.copytree(tiny_run.run_dir, settings.runs_dir / tiny_run.run_dir.name)
     make_user("boss", "admin")
@@ -25,7 +26,7 @@ def test_a_small_face_crop_is_predicted_whole_with_a_note(client, make_user, tin
     assert client.post(f"/api/runs/{tiny_run.run_dir.name}/promote",
                        headers=headers).status_code == 200
     astronaut = data.astronaut()
-    crop = crop_from_face(astronaut, locate_face(astronaut), CropParams(size=64))
+    crop = crop_from_face(astronaut, detect_each([astronaut])[0], CropParams(size=64))
     buffer = io.BytesIO()
     Image.fromarray(crop).save(buffer, format="PNG")
 

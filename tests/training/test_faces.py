@@ -1,4 +1,6 @@
-"""training/faces.py with the real MTCNN on real faces (scikit-image's astronaut).
+"""training/faces.py with the real MTCNN on real faces (scikit-image's astronaut), through the
+calls the app makes: `face_track.detect_each` (MTCNN, as `onset crop` without the fast path),
+`read_landmarks`/`face_from_landmarks`, `whole_frame_face`, then `crop_from_face`.
 
 The astronaut's face was located by eye (crop saved and viewed): the box spans about
 x 180-262, y 64-170 and the pupils sit near (202, 99) and (245, 102). Assertions allow
@@ -17,21 +19,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from training.face_track import detect_each
 from training.faces import (
     CropParams,
     DetectionParams,
     Face,
     LandmarksError,
-    NoFaceError,
-    crop_face,
     crop_from_face,
     crop_key,
     detect_faces,
     detection_key,
+    face_from_landmarks,
     get_detector,
-    locate_face,
     pick_face,
     read_landmarks,
+    whole_frame_face,
 )
 from training.framing import Framing
 
@@ -64,8 +66,13 @@ def near(point, expected, tolerance=6.0) -> bool:
     return math.dist(point, expected) <= tolerance
 
 
+def mtcnn_face(image, detection: DetectionParams = DetectionParams()) -> Face | None:
+    """The subject's face by MTCNN, or None: what `onset crop` stores for one frame."""
+    return detect_each([image], detection)[0]
+
+
 def test_mtcnn_finds_the_astronaut_face_where_it_is(detector, astronaut):
-    face = locate_face(astronaut)
+    face = mtcnn_face(astronaut)
     x, y, w, h = face.box
     assert 170 <= x <= 195 and 50 <= y <= 80, face.box
     assert 70 <= w <= 100 and 90 <= h <= 125, face.box
@@ -75,22 +82,22 @@ def test_mtcnn_finds_the_astronaut_face_where_it_is(detector, astronaut):
 
 
 def test_crop_is_eye_levelled_on_a_tilted_head(detector, astronaut):
-    upright = locate_face(astronaut).eye_angle
+    upright = mtcnn_face(astronaut).eye_angle
     tilted_image = rotated(astronaut, 12)
-    tilted = locate_face(tilted_image)
+    tilted = mtcnn_face(tilted_image)
     assert tilted.eye_angle == pytest.approx(upright - 12, abs=2.5)
 
     params = CropParams(size=160, color="rgb", framing=Framing.from_margin(0.25))
-    aligned = crop_face(tilted_image, params=params, face=tilted)
-    again = locate_face(aligned.image, detection=SMALL_IMAGES)
+    aligned = crop_from_face(tilted_image, tilted, params)
+    again = mtcnn_face(aligned, SMALL_IMAGES)
     assert abs(again.eye_angle) < 2.0, again.eye_angle
     # Eyes end up symmetric about the vertical centre line of the crop.
     mid_x = (again.left_eye[0] + again.right_eye[0]) / 2
     assert abs(mid_x - params.size / 2) < params.size * 0.08
 
-    unaligned = crop_face(tilted_image, face=tilted, params=CropParams(
+    unaligned = crop_from_face(tilted_image, tilted, CropParams(
         size=160, color="rgb", framing=Framing.from_margin(0.25, align=False)))
-    assert abs(locate_face(unaligned.image, detection=SMALL_IMAGES).eye_angle) > 6
+    assert abs(mtcnn_face(unaligned, SMALL_IMAGES).eye_angle) > 6
 
 
 def test_crop_geometry_margin_and_rotation_without_a_detector():
@@ -122,12 +129,13 @@ def test_crop_geometry_margin_and_rotation_without_a_detector():
 
 
 def test_crop_size_and_color(detector, astronaut):
-    gray = crop_face(astronaut, params=CropParams(size=48, color="gray"))
-    rgb = crop_face(astronaut, face=gray.face, params=CropParams(size=64, color="rgb"))
-    assert gray.found and gray.image.shape == (48, 48) and gray.image.dtype == np.uint8
-    assert rgb.image.shape == (64, 64, 3)
+    face = mtcnn_face(astronaut)
+    gray = crop_from_face(astronaut, face, CropParams(size=48, color="gray"))
+    rgb = crop_from_face(astronaut, face, CropParams(size=64, color="rgb"))
+    assert gray.shape == (48, 48) and gray.dtype == np.uint8
+    assert rgb.shape == (64, 64, 3)
     # The astronaut's skin is warm: a real colour crop, not gray copied to three channels.
-    assert rgb.image[..., 0].mean() > rgb.image[..., 2].mean() + 10
+    assert rgb[..., 0].mean() > rgb[..., 2].mean() + 10
 
 
 def write_ck_landmarks(path, center=(224, 100)):
@@ -152,19 +160,18 @@ def write_ck_landmarks(path, center=(224, 100)):
 
 
 def test_landmarks_source_needs_no_detector(tmp_path, astronaut):
-    points = write_ck_landmarks(tmp_path / "S005_001_00000001_landmarks.txt")
-    assert np.allclose(read_landmarks(tmp_path / "S005_001_00000001_landmarks.txt"), points)
-    result = crop_face(astronaut, source="landmarks",
-                       landmarks=tmp_path / "S005_001_00000001_landmarks.txt",
-                       params=CropParams(size=128, color="rgb"))
-    face = result.face
-    assert result.found and (face.source, face.method) == ("landmarks", "landmarks")
+    path = tmp_path / "S005_001_00000001_landmarks.txt"
+    points = write_ck_landmarks(path)
+    assert np.allclose(read_landmarks(path), points)
+    face = face_from_landmarks(read_landmarks(path), str(path))
+    crop = crop_from_face(astronaut, face, CropParams(size=128, color="rgb"))
+    assert (face.source, face.method) == ("landmarks", "landmarks")
     assert face.box == pytest.approx((points[:, 0].min(), points[:, 1].min(),
                                       np.ptp(points[:, 0]), np.ptp(points[:, 1])))
     assert near(face.left_eye, ASTRONAUT_LEFT_EYE, 0.5)
     assert near(face.right_eye, ASTRONAUT_RIGHT_EYE, 0.5)
     # The crop really is the astronaut's face: MTCNN finds level eyes in it.
-    check = locate_face(result.image, detection=SMALL_IMAGES)
+    check = mtcnn_face(crop, SMALL_IMAGES)
     assert check is not None and abs(check.eye_angle) < 3
 
 
@@ -179,17 +186,17 @@ def test_bad_landmark_files_are_refused_naming_the_file(tmp_path):
         read_landmarks(junk)
     with pytest.raises(LandmarksError, match="missing_landmarks.txt"):
         read_landmarks(tmp_path / "missing_landmarks.txt")
-    with pytest.raises(ValueError, match="needs landmarks="):
-        crop_face(np.zeros((50, 50), np.uint8), source="landmarks")
+    with pytest.raises(LandmarksError, match="flat: landmarks span no area"):
+        face_from_landmarks(np.zeros((68, 2)), "flat")
 
 
 def test_none_source_keeps_the_whole_frame(astronaut):
     frame = astronaut[:490, :]  # not square: the whole frame is squeezed, not centre-cropped
-    result = crop_face(frame, source="none", params=CropParams(size=64, color="rgb"))
+    face = whole_frame_face(frame.shape)
+    crop = crop_from_face(frame, face, CropParams(size=64, color="rgb"))
     expected = np.asarray(Image.fromarray(frame).resize((64, 64), Image.BILINEAR))
-    assert result.found and result.face.method == "whole_frame"
-    assert result.face.box == (0.0, 0.0, 512.0, 490.0)
-    assert np.array_equal(result.image, expected)
+    assert face.method == "whole_frame" and face.box == (0.0, 0.0, 512.0, 490.0)
+    assert np.array_equal(crop, expected)
 
 
 @pytest.mark.parametrize("kind", ["blank", "coffee", "checkerboard"])
@@ -198,11 +205,9 @@ def test_no_face_is_a_clear_outcome_not_a_centre_crop(detector, kind):
 
     image = {"blank": np.zeros((490, 640), np.uint8), "coffee": data.coffee(),
              "checkerboard": data.checkerboard()}[kind]
-    result = crop_face(image, name=f"{kind}.png")
-    assert not result.found and result.image is None and result.face is None
-    assert "no face" in result.reason
-    with pytest.raises(NoFaceError, match=f"{kind}.png: no face found by mtcnn"):
-        result.require()
+    # No box at all (so nothing to crop), never the middle of the image passed off as a face.
+    assert detect_faces([image])[0] == []
+    assert mtcnn_face(image) is None
 
 
 def test_picks_the_large_central_face_over_a_small_one(detector, astronaut):
@@ -220,14 +225,14 @@ def test_large_photo_is_detected_downscaled_and_mapped_back(detector, astronaut)
     photo = np.full((2200, 2600, 3), 90, np.uint8)
     photo[500:500 + 1536, 700:700 + 1536] = np.asarray(
         Image.fromarray(astronaut).resize((1536, 1536), Image.BICUBIC))
-    face = locate_face(photo, detection=DetectionParams(min_face_size=20, max_side=600))
+    face = mtcnn_face(photo, DetectionParams(min_face_size=20, max_side=600))
     expected_left = (700 + 3 * ASTRONAUT_LEFT_EYE[0], 500 + 3 * ASTRONAUT_LEFT_EYE[1])
     assert near(face.left_eye, expected_left, 20), face
     assert 200 <= face.box[2] <= 300 and 270 <= face.box[3] <= 375, face.box
 
 
 def test_face_round_trips_through_json(detector, astronaut):
-    face = locate_face(astronaut)
+    face = mtcnn_face(astronaut)
     assert Face.from_dict(json.loads(json.dumps(face.to_dict()))) == face
 
 
@@ -273,7 +278,7 @@ def test_bad_parameters_name_the_field():
     with pytest.raises(ValueError, match="crop color"):
         CropParams(color="blue")
     with pytest.raises(ValueError, match="face source"):
-        crop_face(np.zeros((50, 50), np.uint8), source="dlib")
+        detection_key("dlib")
 
 
 def test_downscaled_crop_does_not_alias():
@@ -290,4 +295,4 @@ def test_downscaled_crop_does_not_alias():
 @pytest.mark.parametrize("shape", [(10, 12), (31, 40), (25, 300)])
 def test_tiny_images_give_no_face_instead_of_crashing(detector, shape):
     params = DetectionParams(min_face_size=20, scale_factor=0.6)
-    assert not crop_face(np.full(shape, 128, np.uint8), detection=params).found
+    assert mtcnn_face(np.full(shape, 128, np.uint8), params) is None

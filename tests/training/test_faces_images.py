@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.faces import crop_face
+from training.face_track import detect_each
 from training.images import ImageError, load_image, open_image
 
 
@@ -58,7 +58,7 @@ def test_huge_dimensions_are_refused_before_decoding(tmp_path):
     with pytest.raises(ImageError, match=r"bomb.png: image is 9000x6000 .* above the limit"):
         open_image(path)
     with pytest.raises(ImageError, match="bomb.png"):
-        crop_face(path)
+        detect_each([path])  # what `onset crop` loads a frame with
     small = tmp_path / "small.png"
     Image.new("L", (200, 200)).save(small)
     with pytest.raises(ImageError, match="above the limit of 10,000 pixels"):

@@ -13,13 +13,19 @@ from PIL import Image
 from training.face_track import (
     TrackParams,
     box_iou,
-    crop_sequence,
     detect_each,
     interpolate_face,
     key_frame_indices,
     track_sequence,
 )
-from training.faces import CropParams, DetectionParams, Face, detection_key, get_detector
+from training.faces import (
+    CropParams,
+    DetectionParams,
+    Face,
+    crop_from_face,
+    detection_key,
+    get_detector,
+)
 
 pytestmark = pytest.mark.slow
 FACE_CENTER = (222.0, 117.0)  # the astronaut's face in skimage's 512x512 image
@@ -122,16 +128,13 @@ def test_track_params_are_part_of_the_detection_key():
         TrackParams(min_iou=0)
 
 
-def test_crop_sequence_reports_each_frame(gray_astronaut, tmp_path):
+def test_tracked_faces_crop_and_a_lost_face_stays_none(gray_astronaut):
+    # What `onset crop` does per sequence: track, then crop only the frames with a face.
     frames = [frame(gray_astronaut, 320, 245)] * 3 + [np.full((490, 640), 110, np.uint8)]
-    names = [f"S005_001_{i:08d}.png" for i in range(1, 5)]
-    results = crop_sequence(frames, params=CropParams(size=48), track=TrackParams(key_step=2),
-                            names=names)
-    assert [r.found for r in results] == [True, True, True, False]
-    assert all(r.image.shape == (48, 48) for r in results[:3])
-    with pytest.raises(LookupError, match="S005_001_00000004.png: no face found"):
-        results[3].require()
-    whole = crop_sequence(frames, source="none", params=CropParams(size=32))
-    assert all(r.found and r.face.method == "whole_frame" for r in whole)
-    with pytest.raises(ValueError, match="4 frames, 1 landmark files"):
-        crop_sequence(frames, source="landmarks", landmarks=[tmp_path / "one.txt"])
+    faces = track_sequence(frames, DetectionParams(), TrackParams(key_step=2))
+    assert [f is not None for f in faces] == [True, True, True, False]
+    crops = [crop_from_face(image, face, CropParams(size=48))
+             for image, face in zip(frames[:3], faces[:3], strict=True)]
+    assert all(c.shape == (48, 48) for c in crops)
+    # The face is in the middle of each crop: bright skin, not the flat background.
+    assert all(abs(float(c[16:32, 16:32].mean()) - 110) > 5 for c in crops)

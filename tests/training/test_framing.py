@@ -17,7 +17,8 @@ from PIL import Image
 
 from training.contract import ImageSpecError, read_dataset_image, read_image
 from training.data import DatasetError, load_export
-from training.faces import CropParams, DetectionParams, Face, crop_from_face, locate_face
+from training.face_track import detect_each
+from training.faces import CropParams, DetectionParams, Face, crop_from_face
 from training.framing import (
     DEFAULT_FRAMING,
     FACE_CROP_NOTE,
@@ -181,10 +182,10 @@ def astronaut():
 
 @pytest.mark.slow
 def test_mtcnn_crop_of_the_astronaut_is_framed_like_ck48(astronaut):
-    face = locate_face(astronaut)
+    face = detect_each([astronaut])[0]
     assert face.mouth is not None and face.mouth[1] > face.left_eye[1] + 20
     crop = crop_from_face(astronaut, face, CropParams(size=160, color="rgb"))
-    again = locate_face(crop, detection=DetectionParams(min_face_size=20))
+    again = detect_each([crop], DetectionParams(min_face_size=20))[0]
     mid_x = (again.left_eye[0] + again.right_eye[0]) / 2
     mid_y = (again.left_eye[1] + again.right_eye[1]) / 2
     assert mid_x == pytest.approx(80, abs=4)
@@ -199,7 +200,7 @@ def test_a_small_square_face_crop_is_taken_whole_with_a_note(astronaut, tmp_path
     from skimage import data
 
     predictor = predictor_for({"face": "precropped", "size": 48, "color": "gray"})
-    tight = crop_from_face(astronaut, locate_face(astronaut), CropParams(size=64))
+    tight = crop_from_face(astronaut, detect_each([astronaut])[0], CropParams(size=64))
     lfw = Image.fromarray((data.lfw_subset()[0] * 255).astype(np.uint8)).resize((56, 56))
     for name, image in (("astronaut.png", Image.fromarray(tight)), ("lfw.png", lfw)):
         image.save(tmp_path / name)
@@ -223,7 +224,7 @@ def test_evaluate_takes_face_crop_photos_whole(astronaut, tmp_path, monkeypatch)
     folder = tmp_path / "photos"
     for label in ("anger", "happy"):
         (folder / label).mkdir(parents=True)
-    Image.fromarray(crop_from_face(astronaut, locate_face(astronaut), CropParams(size=60))
+    Image.fromarray(crop_from_face(astronaut, detect_each([astronaut])[0], CropParams(size=60))
                     ).save(folder / "happy" / "crop.png")
     Image.fromarray(astronaut).save(folder / "happy" / "photo.png")
     Image.new("RGB", (400, 300), (128, 128, 128)).save(folder / "anger" / "blank.png")

@@ -8,6 +8,25 @@ from training.config import preset
 pytestmark = pytest.mark.slow
 
 
+def sample_config(base, seed: int):
+    """A random point of the tuner's search space, through `config_from_hp` as the tuner
+    calls it: declare every hyperparameter, then draw each active one."""
+    import random
+
+    import keras_tuner
+
+    from training.search_space import config_from_hp
+
+    hp = keras_tuner.HyperParameters()
+    config_from_hp(hp, base)  # declares every hyperparameter with its default
+    rng = random.Random(seed)
+    # Parents come before their children in hp.space, so conditions see sampled parents.
+    for param in hp.space:
+        if hp.is_active(param):
+            hp.values[param.name] = param.random_sample(rng.randint(0, 2**31 - 1))
+    return config_from_hp(hp, base)
+
+
 def _probabilities(model, size, channels=1):
     # Raw 0-255 pixels in: the model rescales them itself.
     x = np.random.default_rng(0).integers(0, 256, (3, size, size, channels)).astype("float32")
@@ -50,7 +69,6 @@ def test_each_layer_gets_its_own_activation_dropout_and_width():
 def test_configs_sampled_from_the_search_space_build(seed):
     from training.config import from_dict
     from training.model import build_model
-    from training.search_space import sample_config
 
     config = sample_config(preset("scratch"), seed)
     assert from_dict(config.to_dict()) == config  # valid, and saveable as a --config file
@@ -59,8 +77,6 @@ def test_configs_sampled_from_the_search_space_build(seed):
 
 
 def test_search_space_samples_differ_per_layer():
-    from training.search_space import sample_config
-
     configs = [sample_config(preset("scratch"), seed) for seed in range(8)]
     activations = {b.activation for c in configs for b in c.conv_blocks}
     assert {"elu", "tanh"} & activations and len(activations) >= 3
