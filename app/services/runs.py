@@ -15,9 +15,15 @@ from app.config import Settings
 from app.models import Job, Run, Sequence, Subject
 from app.services import audit
 from app.services.errors import BadInput, NotFound
-
-RUN_FILES = ("config.json", "labels.json", "model.keras", "metrics.json", "history.csv",
-             "progress.jsonl", "predictions.csv", "trials.csv")
+from training.contract import (
+    CONFIG_FILE,
+    HISTORY_FILE,
+    LABELS_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    PREDICTIONS_FILE,
+    TRIALS_FILE,
+)
 
 
 class RunError(NotFound):
@@ -38,13 +44,13 @@ def _found_runs(session: Session, settings: Settings) -> list[Run]:
     taken = set(session.scalars(select(Run.id)))
     found: list[Run] = []
     for path, job_id in _candidates(session, settings):
-        if str(path) in known or not (path / "metrics.json").is_file():
+        if str(path) in known or not (path / METRICS_FILE).is_file():
             continue
         known.add(str(path))
         run_id = path.name if path.name not in taken else f"{path.name}-{job_id}"
         taken.add(run_id)
         summary = _summary(path)
-        found.append(Run(id=run_id, kind="tune" if (path / "trials.csv").is_file() else "train",
+        found.append(Run(id=run_id, kind="tune" if (path / TRIALS_FILE).is_file() else "train",
                          path=str(path), job_id=job_id, dataset_id=summary.get("dataset_id"),
                          summary=summary, active=False, created_at=_created(path)))
     return found
@@ -58,13 +64,13 @@ def _candidates(session: Session, settings: Settings) -> list[tuple[Path, int | 
             candidates.append((Path(job.run_dir), job.id))
     runs_dir = Path(settings.runs_dir)
     if runs_dir.is_dir():
-        candidates += [(p.parent, None) for p in sorted(runs_dir.glob("*/metrics.json"))]
+        candidates += [(p.parent, None) for p in sorted(runs_dir.glob(f"*/{METRICS_FILE}"))]
     return candidates
 
 
 def _summary(path: Path) -> dict[str, Any]:
-    metrics = _json(path / "metrics.json") or {}
-    config = _json(path / "config.json") or {}
+    metrics = _json(path / METRICS_FILE) or {}
+    config = _json(path / CONFIG_FILE) or {}
     accuracy = metrics.get("accuracy", {})
     return {"accuracy": accuracy.get("mean"), "accuracy_std": accuracy.get("std"),
             "folds": len(accuracy.get("per_fold", [])), "macro_f1": metrics.get("macro_f1"),
@@ -76,7 +82,7 @@ def _summary(path: Path) -> dict[str, Any]:
 
 
 def _created(path: Path) -> datetime:
-    return datetime.fromtimestamp((path / "metrics.json").stat().st_mtime, UTC)
+    return datetime.fromtimestamp((path / METRICS_FILE).stat().st_mtime, UTC)
 
 
 def list_runs(session: Session, settings: Settings) -> list[Run]:
@@ -108,8 +114,8 @@ def promote(session: Session, settings: Settings, *, run_id: str, user_id: int |
     """Make the run the active model (registering the runs found on disk first)."""
     register_runs(session, settings)
     run = get_run(session, settings, run_id)
-    if not (Path(run.path) / "model.keras").is_file():
-        raise BadInput("run", f"run {run.id} has no model.keras to predict with",
+    if not (Path(run.path) / MODEL_FILE).is_file():
+        raise BadInput("run", f"run {run.id} has no {MODEL_FILE} to predict with",
                        location="path")
     before = active_run(session)
     session.execute(update(Run).values(active=False))
@@ -146,12 +152,12 @@ class RunDetails:
 
 def run_details(run: Run) -> RunDetails:
     path = Path(run.path)
-    config = _json(path / "config.json") or {}
-    return RunDetails(run=run, metrics=_json(path / "metrics.json") or {}, config=config,
-                      labels=_json(path / "labels.json") or [],
-                      history=_csv(path / "history.csv"),
-                      predictions=_csv(path / "predictions.csv"),
-                      trials=_csv(path / "trials.csv"))
+    config = _json(path / CONFIG_FILE) or {}
+    return RunDetails(run=run, metrics=_json(path / METRICS_FILE) or {}, config=config,
+                      labels=_json(path / LABELS_FILE) or [],
+                      history=_csv(path / HISTORY_FILE),
+                      predictions=_csv(path / PREDICTIONS_FILE),
+                      trials=_csv(path / TRIALS_FILE))
 
 
 def prediction_image(run: Run, details: RunDetails, index: int) -> Path:
@@ -171,11 +177,6 @@ def sequence_ids(session: Session) -> dict[tuple[str, str], int]:
     """(subject code, sequence code) -> sequence id: links a prediction to its review page."""
     rows = session.execute(select(Subject.code, Sequence.code, Sequence.id).join(Sequence))
     return {(subject, code): seq_id for subject, code, seq_id in rows}
-
-
-def run_files(run: Run) -> list[Path]:
-    path = Path(run.path)
-    return [path / name for name in RUN_FILES if (path / name).is_file()]
 
 
 def _json(path: Path) -> Any:
