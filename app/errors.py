@@ -2,9 +2,10 @@
 status; JSON answers it under /api (and to clients that ask for JSON only), a styled page or
 an htmx fragment answers it elsewhere. Routes let these errors through.
 
-JSON bodies: `{"detail": "message", ...extra}`; for 422 FastAPI's own shape,
-`{"detail": [{"loc": [where, field], "msg": ..., "type": "value_error"}]}`, so a client
-reads our refusals and FastAPI's validation errors alike. A 409 for a stale save adds
+JSON bodies: `{"detail": "message", ...extra}`; for bad input (BadInput, TooLarge: 422/413)
+FastAPI's own shape, `{"detail": [{"loc": [where, field], "msg": ..., "type": "value_error"}]}`,
+so a client reads our refusals and FastAPI's validation errors alike (Unprocessable, 422
+with no field, keeps the plain shape). A 409 for a stale save adds
 `changed_by`, `changed_at` and `current` (the row as it is now)."""
 
 from typing import Any
@@ -21,7 +22,15 @@ from app.htmx import render
 from app.models import EMOTIONS
 from app.services.assist import AssistError
 from app.services.assist.adjudication import AdjudicationError
-from app.services.errors import BadInput, Conflict, Forbidden, Gone, NotFound, TooLarge
+from app.services.errors import (
+    BadInput,
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+    TooLarge,
+    Unprocessable,
+)
 from app.services.review import NotAllowed, ReviewError, SequenceMissing, StaleVersion
 from app.services.sequence_list import FilterError
 from app.specs import reword
@@ -29,7 +38,7 @@ from app.specs import reword
 # The one table: kind of refusal -> HTTP status. A subclass takes its nearest listed base.
 STATUS: dict[type[Exception], int] = {
     NotFound: 404, Forbidden: 403, Conflict: 409, Gone: 410, BadInput: 422, TooLarge: 413,
-    CsrfRejected: 403,
+    Unprocessable: 422, CsrfRejected: 403,
     # Services that others are moving onto the kinds above (issue 10): each row goes when
     # its class subclasses one of them.
     SequenceMissing: 404, NotAllowed: 403, StaleVersion: 409, ReviewError: 422,

@@ -2,7 +2,9 @@
 path from the request).
 
 Answers carry an ETag and a private Cache-Control, and a matching If-None-Match gets a bodiless
-304, so scrubbing back and forth through a filmstrip costs almost nothing the second time."""
+304, so scrubbing back and forth through a filmstrip costs almost nothing the second time.
+Refusals (no such frame, an unreadable image, no face) are the services' domain errors,
+answered as JSON by the error table (app/errors.py: frame URLs are fetched, not opened)."""
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -14,13 +16,11 @@ from app.services.faces.view import (
     CROP_SIZE_RANGE,
     VIEW_CROP_COLOR,
     VIEW_CROP_SIZE,
-    FaceUnavailable,
     face_crop,
     frame_face,
 )
 from app.services.thumbs import (
     FrameFile,
-    FrameUnavailable,
     check_original,
     etag_matches,
     locate,
@@ -33,10 +33,6 @@ router = APIRouter()
 CACHE_CONTROL = "private, max-age=3600"
 
 
-def _unavailable(exc: FrameUnavailable) -> JSONResponse:
-    return JSONResponse({"detail": exc.message}, status_code=exc.status)
-
-
 def _not_modified(request: Request, frame: FrameFile) -> Response | None:
     if etag_matches(request.headers.get("if-none-match"), frame.etag):
         return Response(status_code=304, headers={"ETag": frame.etag,
@@ -46,26 +42,19 @@ def _not_modified(request: Request, frame: FrameFile) -> Response | None:
 
 @router.get("/frames/{frame_id:int}.png", include_in_schema=False)
 def original_frame(request: Request, frame_id: int, session: SessionDep, _user: Reviewer):
-    try:
-        frame = locate(session, frame_id)
-        if (cached := _not_modified(request, frame)) is not None:
-            return cached
-        check_original(frame)
-    except FrameUnavailable as exc:
-        return _unavailable(exc)
+    frame = locate(session, frame_id)
+    if (cached := _not_modified(request, frame)) is not None:
+        return cached
+    check_original(frame)
     return FileResponse(frame.path, media_type="image/png",
                         headers={"ETag": frame.etag, "Cache-Control": CACHE_CONTROL})
 
 
 def _rendition(request: Request, frame_id: int, variant: str, session: Session) -> Response:
-    try:
-        frame = locate(session, frame_id, variant=variant)
-        if (cached := _not_modified(request, frame)) is not None:
-            return cached
-        path = rendition(frame, variant=variant,
-                         thumbs_dir=request.app.state.settings.thumbs_dir)
-    except FrameUnavailable as exc:
-        return _unavailable(exc)
+    frame = locate(session, frame_id, variant=variant)
+    if (cached := _not_modified(request, frame)) is not None:
+        return cached
+    path = rendition(frame, variant=variant, thumbs_dir=request.app.state.settings.thumbs_dir)
     return FileResponse(path, media_type="image/jpeg",
                         headers={"ETag": frame.etag, "Cache-Control": CACHE_CONTROL})
 
@@ -87,19 +76,11 @@ SourceQuery = Query(None, pattern="^(landmarks|mtcnn)$",
                                 "the frame has a landmark file, else mtcnn")
 
 
-def _face_unavailable(exc: FaceUnavailable) -> JSONResponse:
-    return JSONResponse({"detail": exc.message}, status_code=exc.status)
-
-
 @router.get("/frames/{frame_id:int}/face.json", include_in_schema=False)
 def frame_face_json(request: Request, frame_id: int, session: SessionDep, _user: Reviewer,
                     source: str | None = SourceQuery):
     """The frame's face box, eyes, method and confidence (or `found: false` and why)."""
-    try:
-        view = frame_face(session, request.app.state.settings, frame_id=frame_id,
-                          source=source)
-    except FaceUnavailable as exc:
-        return _face_unavailable(exc)
+    view = frame_face(session, request.app.state.settings, frame_id=frame_id, source=source)
     # Revalidated every time (cheap: one indexed row) since a new detection run can change
     # it; the page keeps its own copy while scrubbing.
     headers = {"ETag": view.etag, "Cache-Control": "private, no-cache"}
@@ -115,11 +96,8 @@ def frame_face_crop(request: Request, frame_id: int, session: SessionDep, _user:
                                       le=CROP_SIZE_RANGE[1]),
                     color: str = Query(VIEW_CROP_COLOR, pattern="^(gray|rgb)$")):
     """The eye-aligned face crop, from the crop cache (cut on first request)."""
-    try:
-        crop = face_crop(session, request.app.state.settings, frame_id=frame_id,
-                         source=source, size=size, color=color)
-    except FaceUnavailable as exc:
-        return _face_unavailable(exc)
+    crop = face_crop(session, request.app.state.settings, frame_id=frame_id,
+                     source=source, size=size, color=color)
     headers = {"ETag": crop.etag, "Cache-Control": CACHE_CONTROL}
     if etag_matches(request.headers.get("if-none-match"), crop.etag):
         return Response(status_code=304, headers=headers)

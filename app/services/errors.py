@@ -33,6 +33,11 @@ class Gone(DomainError):
     """The thing existed but has been removed for good."""
 
 
+class Unprocessable(DomainError):
+    """The request is fine, but what it names cannot be used as it stands (a stored frame
+    that does not decode, frames whose files could not be read); the text names the file."""
+
+
 class BadInput(DomainError, ValueError):
     """A value the user sent is not acceptable; `field` names it, `location` says where it
     came from (body, query or path), as in FastAPI's own validation errors."""

@@ -17,20 +17,12 @@ from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from app.models import DatasetSource, Frame
+from app.services.errors import NotFound, Unprocessable
 
 # name -> (longest side in pixels, JPEG quality). "thumb" feeds the filmstrip and list cards,
 # "view" the large viewer (the PNG originals are 3-10x heavier for no visible gain).
 VARIANTS: dict[str, tuple[int, int]] = {"thumb": (176, 72), "view": (720, 86)}
 RENDITION_VERSION = "1"  # bump when the resizing recipe changes
-
-
-class FrameUnavailable(Exception):
-    """The frame cannot be served; `status` is the HTTP status that fits (404 or 422)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -47,21 +39,21 @@ def locate(session: Session, frame_id: int, *, variant: str = "original") -> Fra
         .where(Frame.id == frame_id).limit(1)
     ).first()
     if row is None:
-        raise FrameUnavailable(404, f"no frame with id {frame_id}")
+        raise NotFound(f"no frame with id {frame_id}")
     relative, root_text = row
     root = Path(root_text).resolve()
     path = (root / relative).resolve()
     # Defence in depth: an absolute or ../ path in the database must not escape the root.
     if not path.is_relative_to(root):
-        raise FrameUnavailable(404, f"frame {frame_id}'s stored path {relative!r} points "
-                                    "outside the dataset folder; refusing to read it")
+        raise NotFound(f"frame {frame_id}'s stored path {relative!r} points "
+                       "outside the dataset folder; refusing to read it")
     try:
         stat = path.stat()
     except OSError:
-        raise FrameUnavailable(404, f"frame {frame_id}'s image {relative} is missing from "
-                                    f"the dataset folder {root}") from None
+        raise NotFound(f"frame {frame_id}'s image {relative} is missing from "
+                       f"the dataset folder {root}") from None
     if not path.is_file():
-        raise FrameUnavailable(404, f"frame {frame_id}'s image {relative} is not a file")
+        raise NotFound(f"frame {frame_id}'s image {relative} is not a file")
     key = f"{variant}:{RENDITION_VERSION}:{path}:{stat.st_size}:{stat.st_mtime_ns}"
     return FrameFile(frame_id, path, '"' + hashlib.sha1(key.encode()).hexdigest()[:20] + '"')
 
@@ -72,15 +64,15 @@ def check_original(frame: FrameFile) -> None:
         with Image.open(frame.path) as image:
             image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise FrameUnavailable(422, f"frame {frame.frame_id}'s image {frame.path.name} is "
-                                    f"not a readable image ({exc})") from None
+        raise Unprocessable(f"frame {frame.frame_id}'s image {frame.path.name} is "
+                            f"not a readable image ({exc})") from None
 
 
 def rendition(frame: FrameFile, *, variant: str, thumbs_dir: Path) -> Path:
     """The cached JPEG for `variant`, created on first use."""
     if variant not in VARIANTS:
-        raise FrameUnavailable(404, f"no image variant {variant!r}; use one of "
-                                    f"{', '.join(VARIANTS)}")
+        raise NotFound(f"no image variant {variant!r}; use one of "
+                       f"{', '.join(VARIANTS)}")
     digest = frame.etag.strip('"')
     target = thumbs_dir / variant / digest[:2] / f"{frame.frame_id}-{digest}.jpg"
     if target.is_file():
@@ -92,8 +84,8 @@ def rendition(frame: FrameFile, *, variant: str, thumbs_dir: Path) -> Path:
             small.load()
             small.thumbnail((longest, longest), Image.Resampling.LANCZOS)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise FrameUnavailable(422, f"frame {frame.frame_id}'s image {frame.path.name} "
-                                    f"cannot be decoded ({exc})") from None
+        raise Unprocessable(f"frame {frame.frame_id}'s image {frame.path.name} "
+                            f"cannot be decoded ({exc})") from None
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".jpg")
     try:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.models import DatasetSource, FaceDetection, Frame
+from app.services.errors import BadInput, NotFound, Unprocessable
 from app.services.faces import crops
 
 SOURCES = crops.SOURCES
@@ -34,15 +35,6 @@ SOURCES = crops.SOURCES
 VIEW_CROP_SIZE = 160
 VIEW_CROP_COLOR = "gray"  # what training sees by default (CropParams.color)
 CROP_SIZE_RANGE = (16, 512)
-
-
-class FaceUnavailable(Exception):
-    """The request cannot be answered; `status` is the HTTP status that fits."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -112,20 +104,20 @@ def frame_info(session: Session, frame_id: int) -> FrameInfo:
                Frame.path, Frame.landmarks_path, DatasetSource.root)
         .join(DatasetSource, true()).where(Frame.id == frame_id).limit(1)).first()
     if row is None:
-        raise FaceUnavailable(404, f"no frame with id {frame_id}")
+        raise NotFound(f"no frame with id {frame_id}")
     root = Path(row.root).resolve()
     for name, relative in (("image", row.path), ("landmark file", row.landmarks_path)):
         if relative is not None and not (root / relative).resolve().is_relative_to(root):
-            raise FaceUnavailable(404, f"frame {frame_id}'s stored {name} path {relative!r} "
-                                       "points outside the dataset folder; refusing to read it")
+            raise NotFound(f"frame {frame_id}'s stored {name} path {relative!r} "
+                           "points outside the dataset folder; refusing to read it")
     return FrameInfo(row.id, row.sequence_id, row.number, row.width, row.height,
                      row.landmarks_path is not None)
 
 
 def _check_source(source: str) -> None:
     if source not in SOURCES:
-        raise FaceUnavailable(422, f"source must be one of {', '.join(SOURCES)}, "
-                                   f"not {source!r}")
+        raise BadInput("source", f"must be one of {', '.join(SOURCES)}, not {source!r}",
+                       location="query")
 
 
 def frame_face(session: Session, settings: Settings, *, frame_id: int,
@@ -146,8 +138,8 @@ def frame_face(session: Session, settings: Settings, *, frame_id: int,
                 row = crops.detection_for_frame(session, frame_id, source, params_key=key)
                 if row is None:
                     mine = [e for e in errors if e.startswith(f"frame {frame_id}:")]
-                    raise FaceUnavailable(422, "; ".join(mine or errors)
-                                          or f"frame {frame_id} could not be located")
+                    raise Unprocessable("; ".join(mine or errors)
+                                        or f"frame {frame_id} could not be located")
     face = crops.face_of(row)
     if face is None:
         reason = (row.keypoints or {}).get("reason") or f"no face found by {source}"
@@ -174,7 +166,7 @@ def _locate(session: Session, settings: Settings, frame: FrameInfo, source: str)
     except crops.FrameFilesError as exc:  # the readable frames are cached all the same
         return exc.errors
     except crops.CropError as exc:
-        raise FaceUnavailable(422, str(exc)) from exc
+        raise Unprocessable(str(exc)) from exc
     return []
 
 
@@ -186,15 +178,15 @@ class CropFile:
 
 def face_crop(session: Session, settings: Settings, *, frame_id: int, source: str | None,
               size: int = VIEW_CROP_SIZE, color: str = VIEW_CROP_COLOR) -> CropFile:
-    """The aligned crop of one frame's face (cut now if not cached); `FaceUnavailable` 404
-    naming the source when it found no face there."""
+    """The aligned crop of one frame's face (cut now if not cached); `NotFound` naming
+    the source when it found no face there."""
     low, high = CROP_SIZE_RANGE
     if not low <= size <= high:
-        raise FaceUnavailable(422, f"size must be {low}..{high} px, not {size}")
+        raise BadInput("size", f"must be {low}..{high} px, not {size}", location="query")
     view = frame_face(session, settings, frame_id=frame_id, source=source)
     if not view.found:
-        raise FaceUnavailable(404, f"no face found by {view.source} in frame "
-                                   f"{view.frame.number}: {view.reason}")
+        raise NotFound(f"no face found by {view.source} in frame "
+                       f"{view.frame.number}: {view.reason}")
     try:
         path = crops.cached_crop_path(session, settings, frame_id=frame_id,
                                       source=view.source, size=size, color=color)
@@ -202,11 +194,11 @@ def face_crop(session: Session, settings: Settings, *, frame_id: int, source: st
             path = crops.ensure_crops(session, settings, frame_ids=[frame_id],
                                       source=view.source, size=size, color=color)[frame_id]
     except crops.FrameFilesError as exc:
-        raise FaceUnavailable(422, "; ".join(exc.errors)) from exc
+        raise Unprocessable("; ".join(exc.errors)) from exc
     except crops.CropError as exc:
-        raise FaceUnavailable(422, str(exc)) from exc
+        raise Unprocessable(str(exc)) from exc
     if path is None:  # cannot happen with a found face; say so rather than crash
-        raise FaceUnavailable(404, f"no crop for frame {frame_id}")
+        raise NotFound(f"no crop for frame {frame_id}")
     stat = path.stat()
     key = f"crop:{path}:{stat.st_size}:{stat.st_mtime_ns}"
     return CropFile(path, '"' + hashlib.sha1(key.encode()).hexdigest()[:20] + '"')
