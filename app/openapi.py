@@ -5,7 +5,10 @@ included (create_app calls `describe_operations`), so routes stay as they are wr
   docstring (FastAPI would otherwise show the function's name, "Api Sequences");
 - the refusals every operation can give are listed: 401 when it needs a user, 403 when it
   needs an admin or is a write (a browser session's CSRF token), 404 when the path names a
-  thing, and each 4xx code that the docstring itself names, with the clause that names it.
+  thing, 400 when it takes a body (one that does not parse), and each 4xx code that the
+  docstring itself names, with the clause that names it;
+- every refusal's body: `Refusal` (`{"detail": "message", ...}`), for 422 `Invalid`
+  (FastAPI's `{"detail": [{"loc", "msg", "type"}]}`), as app/errors.py writes them.
 """
 
 import inspect
@@ -18,6 +21,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from app.auth import current_user, require_admin
+from app.schemas import Invalid, Refusal
 
 SUMMARY_MAX = 110
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -45,6 +49,9 @@ def describe_operations(app: FastAPI) -> None:
         found = refusals(route, doc)
         route.responses = {**found, **{code: {**found.get(code, {}), **given}
                                        for code, given in route.responses.items()}}
+        for code, response in route.responses.items():
+            if str(code).startswith("4"):
+                response.setdefault("model", Invalid if str(code) == "422" else Refusal)
     app.openapi_schema = None  # built again, with the above, on the next request
 
 
@@ -72,6 +79,9 @@ def refusals(route: APIRoute, doc: str) -> dict[int | str, dict[str, str]]:
     elif current_user in calls and route.methods & WRITES:
         found[403] = {"description": "A browser session's CSRF token is missing or stale "
                                      "(token requests need none)"}
+    if route.body_field is not None:
+        found[400] = {"description": "The body does not parse (JSON, or a multipart form "
+                                     "without its boundary)"}
     if route.dependant.path_params:
         names = ", ".join(f"`{p.name}`" for p in route.dependant.path_params)
         found[404] = {"description": f"Nothing with that {names}"}

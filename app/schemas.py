@@ -4,6 +4,7 @@ Label convention: a field named `*label` holds the canonical emotion name ("happ
 its sibling `*label_code` holds the CK+ code (5). Writes take codes 0-7 in `label`."""
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -112,3 +113,131 @@ class ReviewProgressOut(BaseModel):
 class StatsOut(BaseModel):
     dataset: dict = Field(description="what is imported (as `onset stats --json`)")
     review: ReviewProgressOut
+
+
+# --- exports, runs, prediction, review assistance -------------------------------------------
+# Nested blocks whose keys follow the data (classes, folds, metrics) stay plain JSON objects.
+
+class ExportSummary(BaseModel):
+    id: str
+    params: dict[str, Any] = Field(description="the export spec it was made with")
+    counts: dict[str, Any] = Field(description="images, per class, per fold and split")
+    created: str | None
+    by: str | None
+    path: str
+    on_disk: bool = Field(description="its folder still holds this very export")
+
+
+class ExportPreview(BaseModel):
+    params: dict[str, Any]
+    labels: Any = Field(description="the classes, in the order training numbers them")
+    left_out: dict[str, Any]
+    onset_fallback: Any
+    counts: dict[str, Any]
+    id: str | None = Field(None, description="the id an export with these options gets")
+
+
+class ExportCreated(BaseModel):
+    id: str
+    path: str
+    labels: Any
+    counts: dict[str, Any]
+    left_out: dict[str, Any]
+    no_face: list[str]
+    created: str
+    params: dict[str, Any]
+    download_url: str
+
+
+class ExportComparison(BaseModel):
+    a: str
+    b: str
+    changed: list[dict[str, Any]] = Field(description="label, onset or apex changed")
+    frames_changed: list[dict[str, Any]]
+    added: list[dict[str, Any]]
+    removed: list[dict[str, Any]]
+    classes: list[dict[str, Any]]
+    totals: dict[str, Any]
+    params_changed: dict[str, list[Any]] = Field(description="option: [in a, in b]")
+
+
+class RunSummary(BaseModel):
+    """Id, kind, flags, then the headline metrics (accuracy, macro_f1, folds, ...)."""
+    model_config = ConfigDict(extra="allow")
+    id: str
+    kind: str
+    active: bool
+    dataset: str | None
+    created: str | None
+
+
+class RunDetail(BaseModel):
+    """Id, kind, flags, then every key of the run's metrics.json at the top level too."""
+    model_config = ConfigDict(extra="allow")
+    id: str
+    kind: str
+    active: bool
+    path: str
+    labels: Any
+    metrics: dict[str, Any]
+
+
+class RunPromoted(BaseModel):
+    id: str
+    active: bool
+
+
+class PredictionOut(BaseModel):
+    run: str
+    faces: list[dict[str, Any]] = Field(description="box [x, y, w, h], confidence, label, "
+                                                    "probabilities per class")
+
+
+class SuspectOut(BaseModel):
+    sequence_id: int
+    subject: str
+    sequence: str
+    label: str
+    predicted: str
+    score: float
+    run: str
+    rank: int
+    flagged: bool
+    top3: list[dict[str, Any]] = Field(description="label and probability")
+    reason: str
+
+
+class OnsetSuggestionOut(BaseModel):
+    sequence_id: int
+    subject: str
+    sequence: str
+    frames: int
+    suggested_onset: int | None
+    method: str
+    curve: list[float] | None = None
+    note: str | None = None
+
+
+class AgreementOut(BaseModel):
+    reviewers: list[str]
+    labels: dict[str, Any] = Field(description="Fleiss' kappa, pairwise Cohen's kappa, n")
+    onsets: dict[str, Any] = Field(description="Krippendorff's alpha, mean |difference|, n")
+
+# --- refusals (app/errors.py writes them; app/openapi.py documents them on every 4xx) -------
+
+class Refusal(BaseModel):
+    """`detail` says why; a stale save (409) adds `changed_by`, `changed_at` and `current`."""
+    model_config = ConfigDict(extra="allow")
+    detail: str
+
+
+class FieldError(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    loc: list[str | int] = Field(description="where, then the field: ['body', 'label']")
+    msg: str
+    type: str
+
+
+class Invalid(BaseModel):
+    """FastAPI's own 422 shape, also for the services' refusals of a bad value."""
+    detail: list[FieldError]

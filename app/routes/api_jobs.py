@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app.auth import Admin, CurrentUser
 from app.deps import SessionDep
 from app.models import Job
+from app.schemas import RunDetail, RunPromoted, RunSummary
 from app.services.export.params import ExportSpec
 from app.services.faces.spec import CropSpec
 from app.services.jobs import cancel_job, get_job, recent_jobs, submit_job
@@ -113,7 +114,7 @@ def cancel(job_id: int, request: Request, session: SessionDep,
     return _job_out(request, session, job)
 
 
-@router.get("/runs")
+@router.get("/runs", response_model=list[RunSummary])
 def runs(request: Request, session: SessionDep,
          _user: CurrentUser) -> list[dict[str, Any]]:
     """Every training or tuning run, newest first, with its headline metrics."""
@@ -122,7 +123,7 @@ def runs(request: Request, session: SessionDep,
             for r in list_runs(session, request.app.state.settings)]
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id}", response_model=RunDetail)
 def read_run(run_id: str, request: Request, session: SessionDep,
              _user: CurrentUser) -> dict[str, Any]:
     """The run's metrics.json (DESIGN.md contract) plus its id, kind and active flag."""
@@ -132,7 +133,7 @@ def read_run(run_id: str, request: Request, session: SessionDep,
             "labels": details.labels, "metrics": details.metrics, **details.metrics}
 
 
-@router.post("/runs/{run_id}/promote")
+@router.post("/runs/{run_id}/promote", response_model=RunPromoted)
 def promote_run(run_id: str, request: Request, session: SessionDep,
                 user: Admin) -> dict[str, Any]:
     """Make this run the active model used by predictions."""

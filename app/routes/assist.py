@@ -9,6 +9,7 @@ from app.deps import SessionDep
 from app.errors import status_for
 from app.htmx import is_htmx, render
 from app.models import EMOTIONS, User
+from app.schemas import AgreementOut, OnsetSuggestionOut, SuspectOut
 from app.services.assist.adjudication import (
     AdjudicationError,
     decide,
@@ -28,7 +29,7 @@ router = APIRouter()
 NAV = [("Agreement", "/agreement", "reviewer"), ("Adjudicate", "/adjudicate", "admin")]
 
 
-@router.get("/api/suspects", tags=["review assistance"])
+@router.get("/api/suspects", tags=["review assistance"], response_model=list[SuspectOut])
 def api_suspects(request: Request, session: SessionDep, _user: Reviewer, run: str | None = Query(
                      None, description="A run id or run folder; default: the active model"),
                  top: int | None = Query(None, ge=1, description="Only the K most suspect")):
@@ -40,7 +41,8 @@ def api_suspects(request: Request, session: SessionDep, _user: Reviewer, run: st
     return JSONResponse([s.as_dict() for s in report.items], headers=headers)
 
 
-@router.get("/api/sequences/{sequence_id:int}/onset-suggestion", tags=["review assistance"])
+@router.get("/api/sequences/{sequence_id:int}/onset-suggestion", tags=["review assistance"],
+            response_model=OnsetSuggestionOut, response_model_exclude_unset=True)
 def api_onset(request: Request, sequence_id: int, session: SessionDep, _user: Reviewer):
     """The sequence's intensity curve (0 = frame 1, 1 = apex) and suggested onset."""
     found = suggest_one(session, request.app.state.settings, sequence_id=sequence_id)
@@ -49,7 +51,7 @@ def api_onset(request: Request, sequence_id: int, session: SessionDep, _user: Re
     return found.as_dict()
 
 
-@router.get("/api/agreement", tags=["review assistance"])
+@router.get("/api/agreement", tags=["review assistance"], response_model=AgreementOut)
 def api_agreement(session: SessionDep, _user: Reviewer):
     """Cohen's/Fleiss' kappa on labels, Krippendorff's alpha and mean |difference| on onsets,
     each with `n`; null with a `note` where there is not enough data."""

@@ -15,6 +15,7 @@ from app.auth import Admin, Reviewer
 from app.deps import SessionDep
 from app.htmx import is_htmx, render
 from app.models import EMOTIONS
+from app.schemas import ExportComparison, ExportCreated, ExportPreview, ExportSummary
 from app.services.export import (
     COLORS,
     FACES,
@@ -145,14 +146,16 @@ def compare_page(request: Request, session: SessionDep, _user: Admin, a: str = "
 
 # --- the API -------------------------------------------------------------------------------
 
-@router.get("/api/exports", tags=["exports"], responses=ERRORS)
+@router.get("/api/exports", tags=["exports"], response_model=list[ExportSummary],
+            responses=ERRORS)
 def api_list_exports(session: SessionDep,
                      _user: Reviewer) -> list[dict]:
     """Every recorded export, newest first: id, params, counts, created, by."""
     return [snapshot_summary(s) for s in list_snapshots(session)]
 
 
-@router.get("/api/exports/preview", tags=["exports"], responses={**ERRORS, 422: {}})
+@router.get("/api/exports/preview", tags=["exports"], response_model=ExportPreview,
+            responses={**ERRORS, 422: {}})
 def api_preview(request: Request, session: SessionDep,
                 _user: Admin):
     """Counts per class, fold and split for these options (query string: the CLI's option
@@ -164,7 +167,7 @@ def api_preview(request: Request, session: SessionDep,
         return _field_error(exc, "query")
 
 
-@router.post("/api/exports", tags=["exports"], status_code=201,
+@router.post("/api/exports", tags=["exports"], status_code=201, response_model=ExportCreated,
              responses={**ERRORS, 422: {}})
 def api_create_export(request: Request, session: SessionDep, user: Admin,
                       params: ExportSpec = Body(
@@ -184,14 +187,16 @@ def api_create_export(request: Request, session: SessionDep, user: Admin,
             "download_url": f"/api/exports/{result.id}/download"}
 
 
-@router.get("/api/exports/compare", tags=["exports"], responses={**ERRORS, 404: {}})
+@router.get("/api/exports/compare", tags=["exports"], response_model=ExportComparison,
+            responses={**ERRORS, 404: {}})
 def api_compare(a: str, b: str, session: SessionDep,
                 _user: Admin):
     """What changed from export `a` to export `b`."""
     return compare_snapshots(get_snapshot(session, a), get_snapshot(session, b))
 
 
-@router.get("/api/exports/{export_id}", tags=["exports"], responses={**ERRORS, 404: {}})
+@router.get("/api/exports/{export_id}", tags=["exports"], response_model=ExportSummary,
+            responses={**ERRORS, 404: {}})
 def api_export(export_id: str, session: SessionDep,
                _user: Reviewer):
     """One recorded export: its options, counts, who made it and when, whether it is on disk."""
@@ -199,7 +204,9 @@ def api_export(export_id: str, session: SessionDep,
 
 
 @router.get("/api/exports/{export_id}/download", tags=["exports"],
-            responses={**ERRORS, 404: {}, 410: {}})
+            response_class=StreamingResponse, responses={**ERRORS, 404: {}, 410: {}, 200: {
+                "description": "The export's folder as a zip", "content": {
+                    "application/zip": {"schema": {"type": "string", "format": "binary"}}}}})
 def api_download(export_id: str, session: SessionDep,
                  _user: Reviewer):
     """The export as a zip, streamed as it is built (PNGs stored, not recompressed)."""

@@ -6,6 +6,7 @@ from app.auth import CurrentUser
 from app.deps import SessionDep
 from app.htmx import render
 from app.models import EMOTIONS
+from app.schemas import PredictionOut
 from app.services import charts
 from app.services.errors import BadInput
 from app.services.predict import (
@@ -78,7 +79,7 @@ def predict_form(request: Request, session: SessionDep, _user: CurrentUser,
     return render(request, "predict.html", context, block="results")
 
 
-@router.post("/api/predict", tags=["predict"])
+@router.post("/api/predict", tags=["predict"], response_model=PredictionOut)
 def predict_api(request: Request, session: SessionDep, _user: CurrentUser,
                 file: UploadFile = File(...)) -> dict:
     """Faces in one photo with class probabilities from the active model:

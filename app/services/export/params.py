@@ -214,6 +214,9 @@ def parse_split(value: Any) -> tuple[float, float, float]:
 
 def _names(value: Any) -> list[str]:
     """A list, or one comma-separated string, of class names."""
+    if not isinstance(value, str | list | tuple):
+        raise ValueError(f"{value!r} is neither a list of class names nor one comma-separated "
+                         "string of them")
     items = value.split(",") if isinstance(value, str) else list(value)
     out = []
     for item in items:
@@ -229,6 +232,8 @@ def _check_class(name: str) -> None:
 def _merges(value: Any) -> tuple[tuple[str, str], ...]:
     if isinstance(value, Mapping):
         pairs = [(str(a), str(b)) for a, b in value.items()]
+    elif not isinstance(value, str | list | tuple):
+        raise ValueError(f"{value!r} is not a list of FROM=INTO merges (like contempt=disgust)")
     elif all(isinstance(item, (tuple, list)) and len(item) == 2 for item in value):
         pairs = [(str(a), str(b)) for a, b in value]  # already pairs (a spec's own field)
     else:
