@@ -89,3 +89,13 @@ def test_a_finished_experiment_asked_again_with_other_settings(ck_db, tmp_path):
                      "--out", str(out))
     assert done.returncode == 2
     assert "holds experiment abc run with other settings (base, folds differ)" in done.stderr
+
+
+def test_variants_selecting_the_same_images_share_one_cell(ck_db, session):
+    # The fixture's landmark files are the same in every frame, so no onset can be suggested:
+    # `suggested` falls back to the 50% rule like `onset` and selects the very same images.
+    made = plan(session, vary=["policy=onset,suggested,percent:0"])
+    keys = {c.variant: c.key for c in made.cells}
+    assert made.variant("policy=onset").dataset_id == made.variant("policy=suggested").dataset_id
+    assert keys["policy=onset"] == keys["policy=suggested"]
+    assert keys["policy=percent:0"] != keys["policy=onset"]

@@ -207,10 +207,12 @@ def training_config(spec: ExperimentSpec, variant: Variant) -> dict:
 
 
 def cell_key(v: VariantPlan, folds: dict[str, int], seed: int, spec: ExperimentSpec) -> str:
-    """What decides a cell's run: the export (content id and selection), the training config,
-    the fold assignment, the seed and the epochs. Same key, same run: it is reused."""
-    payload = {"dataset": v.dataset_id, "selection": v.export.as_dict(), "config": v.config,
-               "folds": sorted(folds.items()), "seed": seed, "epochs": spec.epochs}
+    """What decides a cell's run: the export's content id (a hash of the selected frames and
+    labels, the image and the split options), the training config, the fold assignment, the
+    seed and the epochs. Same key, same run: it is reused, also by two variants whose
+    options select the very same images (say `suggested` where no onset can be suggested)."""
+    payload = {"dataset": v.dataset_id, "config": v.config, "folds": sorted(folds.items()),
+               "seed": seed, "epochs": spec.epochs}
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 

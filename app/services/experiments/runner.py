@@ -50,7 +50,8 @@ def run_experiment(session: Session, settings: Settings, spec: ExperimentSpec, *
                  "runs_dir": str(settings.runs_dir), "cells_dir": str(cells_dir),
                  "variant": c.variant} for c in plan.cells]
     records = {p["key"]: cell_files.cell_record(cells_dir, p["key"]) for p in payloads}
-    todo = [p for p in payloads if records[p["key"]] is None]
+    # Variants selecting the very same images share a key, so one run serves them all.
+    todo = list({p["key"]: p for p in payloads if records[p["key"]] is None}.values())
 
     def finished(record: dict[str, Any]) -> None:
         records[record["key"]] = record
