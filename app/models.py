@@ -154,6 +154,23 @@ class Decision(Base):
     user: Mapped[User] = relationship()
 
 
+class ReviewTally(Base):
+    """What the reviewers' annotations of one sequence add up to (no row: no annotation yet).
+    Kept, in the transaction of every annotation save (app/services/effective.py,
+    `keep_tally`), so that the list reads one row per sequence instead of recounting every
+    annotation on every request; the admin's decision is joined in as it is."""
+
+    __tablename__ = "review_tallies"
+    sequence_id: Mapped[int] = mapped_column(
+        ForeignKey("sequences.id", ondelete="CASCADE"), primary_key=True)
+    reviewers: Mapped[int] = mapped_column(Integer)  # annotations of the sequence
+    label: Mapped[int | None] = mapped_column(Integer)  # the majority; None on a tie
+    tied: Mapped[bool] = mapped_column(Boolean)  # the top labels tie: a disagreement
+    onset_frame: Mapped[int | None] = mapped_column(Integer)  # lower median of the onsets
+    apex_frame: Mapped[int | None] = mapped_column(Integer)
+    exclude: Mapped[bool] = mapped_column(Boolean)  # any reviewer's flag
+
+
 class AuditEntry(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,5 +1,7 @@
 """Reviewing one sequence: load it, save a reviewer's annotation or an admin's decision
-(validated, optimistically locked, audited), and find the next sequence in a reviewer's queue.
+(validated, optimistically locked, audited and, for an annotation, the sequence's kept
+review tally recounted: all in the caller's one transaction), and find the next sequence in
+a reviewer's queue.
 
 Locking: every Annotation/Decision row carries a `version`; one that does not exist yet is
 version 0. A save names the version it was read at and succeeds only if that is still the
@@ -17,16 +19,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.models import EMOTIONS, Annotation, AuditEntry, Decision, Frame, Sequence, User, utcnow
 from app.services import audit
-from app.services.effective import Effective, effective_for
-from app.services.sequence_list import (
-    ListFilters,
-    load_rows,
-    mark_no_face,
-    mark_suspects,
-    matches,
-    needs_effective,
-    sort_rows,
-)
+from app.services.effective import Effective, effective_for, keep_tally
+from app.services.sequence_list import ListFilters, queue_entries
 
 MAX_NOTE_CHARS = 2000
 FIELDS = ("label", "onset_frame", "apex_frame", "note", "exclude")
@@ -133,18 +127,18 @@ def snapshot(row: Annotation | Decision | None) -> dict[str, Any] | None:
             "note": row.note, "exclude": row.exclude, "version": row.version}
 
 
-def _sequence(session: Session, sequence_id: int) -> Sequence:
-    sequence = session.get(Sequence, sequence_id)
-    if sequence is None:
+def _frame_count(session: Session, sequence_id: int) -> int:
+    frame_count = session.scalar(select(Sequence.frame_count).where(Sequence.id == sequence_id))
+    if frame_count is None:
         raise SequenceMissing(f"no sequence with id {sequence_id}")
-    return sequence
+    return frame_count
 
 
 def save_annotation(session: Session, *, sequence_id: int, user: User,
                     data: ReviewInput) -> Annotation:
-    """Store `user`'s own annotation; raises ReviewError, StaleVersion or SequenceMissing."""
-    sequence = _sequence(session, sequence_id)
-    validate(data, frame_count=sequence.frame_count)
+    """Store `user`'s own annotation and recount the sequence's review tally, in the
+    caller's transaction; raises ReviewError, StaleVersion or SequenceMissing."""
+    validate(data, frame_count=_frame_count(session, sequence_id))
     existing = session.scalar(select(Annotation).where(
         Annotation.sequence_id == sequence_id, Annotation.user_id == user.id))
     return _save(session, Annotation, existing, data, user=user, sequence_id=sequence_id,
@@ -156,8 +150,7 @@ def save_decision(session: Session, *, sequence_id: int, user: User,
     """Store the admin's final decision; same validation, locking and audit as annotations."""
     if not user.is_admin:
         raise NotAllowed("Only admins can record a final decision.")
-    sequence = _sequence(session, sequence_id)
-    validate(data, frame_count=sequence.frame_count)
+    validate(data, frame_count=_frame_count(session, sequence_id))
     existing = session.get(Decision, sequence_id)
     return _save(session, Decision, existing, data, user=user, sequence_id=sequence_id,
                  what="admin decision", key={"sequence_id": sequence_id})
@@ -193,6 +186,8 @@ def _save(session: Session, model, existing, data: ReviewInput, *, user: User,
         if result.rowcount != 1:
             raise _stale(what, read, existing)
         row = existing
+    if model is Annotation:  # the decision is read as it is; the reviewers' side is kept
+        keep_tally(session, sequence_id)
     action = "annotation.save" if model is Annotation else "decision.save"
     audit.record(session, action=action, user_id=user.id, sequence_id=sequence_id,
                  before=before, after=snapshot(row))
@@ -247,25 +242,13 @@ def load_review(session: Session, *, sequence_id: int, user_id: int,
                       effective_for(sequence.original_label, annotations, decision), history)
 
 
-def queue_rows(session: Session, *, user_id: int, filters: ListFilters,
-               suspects: Mapping[int, Any] | None = None, with_effective: bool | None = None):
-    """The list's rows in its order, with what its filters need attached (unfiltered)."""
-    if with_effective is None:
-        with_effective = needs_effective(filters)
-    rows = load_rows(session, user_id=user_id, with_effective=with_effective)
-    mark_no_face(session, rows, filters)
-    mark_suspects(rows, suspects)
-    return sort_rows(rows, filters)
-
-
 def queue_position(session: Session, *, user_id: int, sequence_id: int, filters: ListFilters,
                    suspects: Mapping[int, Any] | None = None) -> tuple[int, int] | None:
     """(position, length) of this sequence in its queue, e.g. (3, 9); None when the sequence
     is not in it (opened directly, or the filters no longer match it)."""
-    rows = [r for r in queue_rows(session, user_id=user_id, filters=filters, suspects=suspects,
-                                  with_effective=True) if matches(r, filters)]
-    index = next((i for i, r in enumerate(rows) if r.id == sequence_id), None)
-    return None if index is None else (index + 1, len(rows))
+    ids = [e.id for e in queue_entries(session, user_id=user_id, filters=filters,
+                                       suspects=suspects) if e.matches]
+    return (ids.index(sequence_id) + 1, len(ids)) if sequence_id in ids else None
 
 
 def next_in_queue(session: Session, *, user_id: int, after_id: int, filters: ListFilters,
@@ -274,14 +257,14 @@ def next_in_queue(session: Session, *, user_id: int, after_id: int, filters: Lis
     """The reviewer's next sequence: in the list's order (with the list's filters), the first
     one after `after_id` that this user has not reviewed yet (when `deciding`, that has no
     admin decision yet), wrapping around to the start; None when the queue is empty."""
-    rows = queue_rows(session, user_id=user_id, filters=filters, suspects=suspects)
-    start = next((i for i, r in enumerate(rows) if r.id == after_id), -1) + 1
-    for row in rows[start:] + rows[:start]:
-        if row.id == after_id or not matches(row, filters):
+    entries = queue_entries(session, user_id=user_id, filters=filters, suspects=suspects)
+    start = next((i for i, e in enumerate(entries) if e.id == after_id), -1) + 1
+    for entry in entries[start:] + entries[:start]:
+        if entry.id == after_id or not entry.matches:
             continue
-        if (row.decided if deciding else row.reviewed_by_me):
+        if (entry.decided if deciding else entry.reviewed_by_me):
             continue
-        return row.id
+        return entry.id
     return None
 
 

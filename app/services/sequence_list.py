@@ -1,9 +1,10 @@
 """The sequence list: filters, sorting, pagination, counts and review progress.
 
-Everything is computed from three flat queries (sequences with their apex frame, every
-annotation's label/onset columns, decisions), then filtered and sorted in Python: CK+ has
-about 600 sequences, and the effective label (app/services/effective.py) decides most filters,
-so one pass over all rows is both simpler and faster than N per-row queries."""
+The database does the work: each sequence's effective values come from its kept review
+tally and the admin's decision (app/services/effective.py, `EffectiveSql`), so filters,
+sorts, the per-status counts and the progress are SQL over one row per sequence, and only
+the page's rows come back (two queries, whatever the dataset's size). The queue of the
+review page (its position, the next sequence) reads the same SQL, as ids."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -11,18 +12,17 @@ from math import ceil
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from app.models import EMOTIONS, Annotation, Decision, Frame, Sequence, Subject
+from app.models import EMOTIONS
+from app.services import list_sql as sql
+from app.services.effective import Effective
 from app.services.faces.cache import SOURCES as FACE_SOURCES
 from app.services.faces.cache import no_face_sequence_ids
-from app.services.effective import Effective, effective_for
 from app.services.faces.view import FaceCoverage, face_coverage
 
 # Order matters: it is the order of the filter pills and of the "status" sort.
-STATUSES: tuple[str, ...] = ("unreviewed", "mine", "others", "disagreement", "excluded",
-                             "decided")
+STATUSES = sql.STATUSES
 STATUS_TITLES = {"unreviewed": "Unreviewed", "mine": "Reviewed by me",
                  "others": "Reviewed by others", "disagreement": "Disagreement",
                  "excluded": "Excluded", "decided": "Decided by admin"}
@@ -149,13 +149,12 @@ class SequenceRow:
     frame_count: int
     original_label: int | None
     apex_frame_id: int | None
-    effective: Effective | None  # None only when loaded without effective values
+    effective: Effective | None
     my_label: int | None = None
     my_onset: int | None = None
     reviewed_by_me: bool = False
     decided: bool = False
-    no_face: bool = False  # set by `mark_no_face` for the source of the filter
-    suspect: Any = None  # the active model's Suspect (app.services.assist), by `mark_suspects`
+    suspect: Any = None  # the active model's Suspect (app.services.assist), when it has one
     statuses: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -189,10 +188,6 @@ class Progress:
     def percent(self) -> float:
         return 100.0 * self.reviewed / self.total if self.total else 0.0
 
-    @property
-    def mine_percent(self) -> float:
-        return 100.0 * self.mine / self.total if self.total else 0.0
-
 
 @dataclass
 class SequencePage:
@@ -203,66 +198,6 @@ class SequencePage:
     counts: dict[str, int]  # per status, among rows matching every filter but the status
     progress: Progress
     face_coverage: FaceCoverage | None = None  # with the no_face filter: what was located
-
-
-def load_rows(session: Session, *, user_id: int | None,
-              with_effective: bool = True) -> list[SequenceRow]:
-    """Every sequence with its effective values and this user's view of it (3 queries).
-
-    Without `with_effective` (enough for the queue when no filter or sort looks at labels,
-    disagreements or exclusions) only who annotated what is read: `effective` stays None
-    and `statuses` holds only unreviewed/mine/others/decided."""
-    apex = Frame.__table__.alias("apex")
-    # Core statements on the session's connection, not ORM queries: these are plain column
-    # rows, and skipping the ORM's result machinery halves the time for ~600 + ~2000 rows.
-    connection = session.connection()
-    seq_rows = connection.execute(
-        select(Sequence.id, Subject.code, Sequence.code, Sequence.frame_count,
-               Sequence.original_label, apex.c.id)
-        .join(Subject, Subject.id == Sequence.subject_id)
-        .outerjoin(apex, and_(apex.c.sequence_id == Sequence.id,
-                              apex.c.number == Sequence.frame_count))
-    ).all()
-    annotation_query = select(
-        Annotation.sequence_id, Annotation.user_id, Annotation.label,
-        Annotation.onset_frame, Annotation.apex_frame, Annotation.exclude)
-    if not with_effective:
-        annotation_query = select(Annotation.sequence_id, Annotation.user_id,
-                                  Annotation.label, Annotation.onset_frame)
-    by_sequence: dict[int, list] = {}
-    for ann in connection.execute(annotation_query):
-        by_sequence.setdefault(ann.sequence_id, []).append(ann)
-    decisions = {d.sequence_id: d for d in connection.execute(select(
-        Decision.sequence_id, Decision.label, Decision.onset_frame, Decision.apex_frame,
-        Decision.exclude))}
-    unreviewed: dict[int | None, Effective] = {}  # one shared answer per CK+ label
-    rows = []
-    for seq_id, subject, code, frame_count, original, apex_id in seq_rows:
-        annotations = by_sequence.get(seq_id, ())
-        decision = decisions.get(seq_id)
-        mine = next((a for a in annotations if a.user_id == user_id), None)
-        row = SequenceRow(seq_id, subject, code, frame_count, original, apex_id, None,
-                          my_label=mine.label if mine else None,
-                          my_onset=mine.onset_frame if mine else None,
-                          reviewed_by_me=mine is not None, decided=decision is not None)
-        if with_effective:
-            if annotations or decision:
-                row.effective = effective_for(original, annotations, decision)
-            else:  # Effective is frozen, so sequences with the same inputs can share it
-                if original not in unreviewed:
-                    unreviewed[original] = effective_for(original, (), None)
-                row.effective = unreviewed[original]
-        row.statuses = statuses_of(row, others=len(annotations) - (mine is not None))
-        rows.append(row)
-    return rows
-
-
-def needs_effective(filters: ListFilters) -> bool:
-    """Whether these filters or this sort look at effective labels, disagreements or
-    exclusions (otherwise `load_rows(with_effective=False)` is enough)."""
-    return (bool(filters.label or filters.changed)
-            or filters.status in ("disagreement", "excluded")
-            or filters.sort in ("label", "status", "reviewers", "onset"))
 
 
 def statuses_of(row: SequenceRow, *, others: int) -> frozenset[str]:
@@ -282,67 +217,6 @@ def statuses_of(row: SequenceRow, *, others: int) -> frozenset[str]:
     return frozenset(found)
 
 
-def matches(row: SequenceRow, filters: ListFilters, *, ignore_status: bool = False) -> bool:
-    eff = row.effective
-    if filters.label == "none" and eff.label is not None:
-        return False
-    if filters.label not in (None, "none") and (
-            eff.label is None or EMOTIONS[eff.label] != filters.label):
-        return False
-    if filters.subject and filters.subject.lower() not in row.subject.lower():
-        return False
-    if filters.changed and not row.label_changed:
-        return False
-    if filters.nolabel and row.original_label is not None:
-        return False
-    if filters.no_face and not row.no_face:
-        return False
-    if filters.suspects and (row.suspect is None or not row.suspect.flagged):
-        return False
-    if not ignore_status and filters.status and filters.status not in row.statuses:
-        return False
-    return True
-
-
-def mark_no_face(session: Session, rows: list[SequenceRow], filters: ListFilters) -> None:
-    """Flag the rows with a frame where the filter's face source found no face (one query,
-    and only when the filter asks for it)."""
-    if not filters.no_face:
-        return
-    ids = set(no_face_sequence_ids(session, filters.no_face))
-    for row in rows:
-        row.no_face = row.id in ids
-
-
-def mark_suspects(rows: list[SequenceRow], suspects: Mapping[int, Any] | None) -> None:
-    """Attach the active model's suspects ({sequence id: Suspect}) to the rows."""
-    if suspects:
-        for row in rows:
-            row.suspect = suspects.get(row.id)
-
-
-def _label_key(code: int | None) -> str:
-    return EMOTIONS[code] if code is not None else "~"  # unlabeled last
-
-
-def sort_rows(rows: list[SequenceRow], filters: ListFilters) -> list[SequenceRow]:
-    keys = {
-        "sequence": lambda r: (),
-        "label": lambda r: (_label_key(r.effective.label),),
-        "original": lambda r: (_label_key(r.original_label),),
-        "status": lambda r: (STATUSES.index(r.status),),
-        "frames": lambda r: (r.frame_count,),
-        "reviewers": lambda r: (r.effective.reviewers,),
-        "onset": lambda r: (r.effective.onset is None, r.effective.onset or 0),
-        # Most suspect first; sequences the model did not score after the scored ones.
-        "suspect": lambda r: (r.suspect is None, r.suspect.rank if r.suspect else 0),
-    }
-    primary = keys[filters.sort]
-    # Ties always fall back to subject/sequence order, so the queue is stable.
-    ordered = sorted(rows, key=lambda r: (r.subject, r.code, r.id))
-    return sorted(ordered, key=primary, reverse=filters.descending)
-
-
 def progress_of(rows: list[SequenceRow]) -> Progress:
     return Progress(
         total=len(rows),
@@ -354,21 +228,84 @@ def progress_of(rows: list[SequenceRow]) -> Progress:
     )
 
 
+def _by_suspect(items: list, filters: ListFilters, suspects: Mapping[int, Any] | None) -> list:
+    """The suspect sort, most suspect first, sequences the model did not score after the
+    scored ones (its ranks are not in the database); other sorts came ordered by SQL."""
+    if filters.sort != "suspect":
+        return items
+    ranks = {i: s.rank for i, s in (suspects or {}).items()}
+
+    def key(item):
+        rank = ranks.get(item.id)
+        return rank is None, rank or 0
+    return sorted(items, key=key, reverse=filters.descending)
+
+
+def _params(session: Session, filters: ListFilters, user_id: int | None,
+            suspects: Mapping[int, Any] | None) -> dict[str, Any]:
+    no_face = no_face_sequence_ids(session, filters.no_face) if filters.no_face else ()
+    flagged = [i for i, s in (suspects or {}).items() if s.flagged] if filters.suspects else ()
+    return sql.params(filters, viewer=user_id, no_face_ids=no_face, suspect_ids=flagged)
+
+
+def _rows(session: Session, statement, params: dict[str, Any]) -> list[SequenceRow]:
+    rows = []
+    for (seq_id, subject, code, frames, original, apex_id, label, source, onset, apex,
+         exclude, reviewers, decided, my_label, my_onset, is_mine) in (
+            session.connection().execute(statement, params)):
+        effective = Effective(label, source, onset, apex, bool(exclude), reviewers)
+        row = SequenceRow(seq_id, subject, code, frames, original, apex_id, effective,
+                          my_label=my_label, my_onset=my_onset, reviewed_by_me=bool(is_mine),
+                          decided=bool(decided))
+        row.statuses = statuses_of(row, others=reviewers - bool(is_mine))
+        rows.append(row)
+    return rows
+
+
+def _counts(session: Session, facet: sql.Shape, params: dict[str, Any]
+            ) -> tuple[int, dict[str, int], Progress]:
+    """How many rows match the facet filters, per status too, and the whole progress."""
+    found = session.connection().execute(sql.counts_statement(facet), params).one()
+    counts = dict(zip(STATUSES, found[1:1 + len(STATUSES)], strict=True))
+    return found[0], counts, Progress(*found[1 + len(STATUSES):])
+
+
+def load_rows(session: Session, *, user_id: int | None) -> list[SequenceRow]:
+    """Every sequence with its effective values and this user's view of it (one query)."""
+    return _rows(session, sql.rows_statement(sql.Shape(), False),
+                 sql.params(ListFilters(), viewer=user_id))
+
+
 def list_sequences(session: Session, *, user_id: int | None, filters: ListFilters,
                    suspects: Mapping[int, Any] | None = None) -> SequencePage:
-    rows = load_rows(session, user_id=user_id)
-    mark_no_face(session, rows, filters)
-    mark_suspects(rows, suspects)
-    faceted = [r for r in rows if matches(r, filters, ignore_status=True)]
-    counts = {status: sum(status in r.statuses for r in faceted) for status in STATUSES}
-    selected = sort_rows([r for r in faceted if matches(r, filters)], filters)
-    pages = max(1, ceil(len(selected) / filters.per_page))
+    """One page of the list, its per-status counts and the progress (two queries)."""
+    shape, params = sql.shape_of(filters), _params(session, filters, user_id, suspects)
+    faceted, counts, progress = _counts(session, shape.facet(), params)
+    total = counts[filters.status] if filters.status else faceted
+    pages = max(1, ceil(total / filters.per_page))
     page = min(filters.page, pages)
     start = (page - 1) * filters.per_page
+    if filters.sort == "suspect":
+        items = _by_suspect(_rows(session, sql.rows_statement(shape, False), params),
+                            filters, suspects)[start:start + filters.per_page]
+    else:
+        items = _rows(session, sql.rows_statement(shape, True),
+                      {**params, "offset": start, "limit": filters.per_page})
+    for row in items:
+        row.suspect = (suspects or {}).get(row.id)
     coverage = face_coverage(session, filters.no_face) if filters.no_face else None
-    return SequencePage(replace(filters, page=page), selected[start:start + filters.per_page],
-                        len(selected), pages, counts, progress_of(rows), coverage)
+    return SequencePage(replace(filters, page=page), items, total, pages, counts, progress,
+                        coverage)
 
 
 def review_progress(session: Session, *, user_id: int | None) -> Progress:
-    return progress_of(load_rows(session, user_id=user_id))
+    return _counts(session, sql.Shape(), sql.params(ListFilters(), viewer=user_id))[2]
+
+
+def queue_entries(session: Session, *, user_id: int, filters: ListFilters,
+                  suspects: Mapping[int, Any] | None = None) -> list:
+    """Every sequence in the list's order (one query), as rows of `id`, `matches` (it is in
+    the list), `reviewed_by_me` and `decided`."""
+    found = session.connection().execute(sql.queue_statement(sql.shape_of(filters)),
+                                         _params(session, filters, user_id, suspects)).all()
+    return _by_suspect(found, filters, suspects)

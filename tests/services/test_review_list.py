@@ -1,6 +1,8 @@
 """The sequence list: statuses per viewer, filters, sorting, pagination, faceted counts,
 progress, and a query count that does not grow with the number of sequences."""
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import event, select
 
@@ -12,10 +14,8 @@ from app.services.sequence_list import (
     ListFilters,
     list_sequences,
     load_rows,
-    matches,
-    needs_effective,
     parse_filters,
-    sort_rows,
+    queue_entries,
 )
 from tests.support.ckplus import SeqSpec, write_ckplus
 
@@ -116,23 +116,22 @@ def test_sorting_pagination_and_faceted_counts(session, ids, reviewed):
 @pytest.mark.parametrize("filters", [
     ListFilters(), ListFilters(nolabel=True), ListFilters(subject="S010"),
     ListFilters(status="unreviewed"), ListFilters(status="mine"), ListFilters(status="others"),
-    ListFilters(status="decided"), ListFilters(sort="frames", descending=True),
-    ListFilters(sort="original"),
+    ListFilters(status="decided"), ListFilters(status="disagreement"),
+    ListFilters(status="excluded"), ListFilters(label="none"), ListFilters(changed=True),
+    ListFilters(sort="frames", descending=True), ListFilters(sort="original"),
+    ListFilters(sort="label", descending=True), ListFilters(sort="status"),
+    ListFilters(sort="onset"), ListFilters(sort="reviewers", descending=True),
 ])
-def test_light_rows_order_and_match_like_full_rows(session, ids, reviewed, filters):
-    """The queue reads rows without effective values when the filters allow it: same order,
-    same matches, same review facts as the full rows."""
-    assert not needs_effective(filters)
+def test_the_queue_is_the_list_in_the_same_order(session, ids, reviewed, filters):
+    """The review page's queue (position, next) reads the list's order and filters: the
+    sequences it marks as in the list are the list's, in the list's order."""
     uid = reviewed["rev2"].id
-    full = sort_rows(load_rows(session, user_id=uid), filters)
-    light = sort_rows(load_rows(session, user_id=uid, with_effective=False), filters)
-    review_facts = {"unreviewed", "mine", "others", "decided"}
-    assert [(r.id, r.reviewed_by_me, r.decided, r.statuses & review_facts, matches(r, filters))
-            for r in full] == [
-        (r.id, r.reviewed_by_me, r.decided, r.statuses, matches(r, filters)) for r in light]
-    assert needs_effective(ListFilters(status="disagreement"))
-    assert needs_effective(ListFilters(label="happy"))
-    assert needs_effective(ListFilters(sort="label"))
+    listed = list_sequences(session, user_id=uid, filters=replace(filters, per_page=200))
+    entries = queue_entries(session, user_id=uid, filters=filters)
+    assert [e.id for e in entries if e.matches] == [r.id for r in listed.items]
+    assert len(entries) == len(SPECS)  # every sequence, for "next" to wrap around from
+    assert {e.id for e in entries if e.reviewed_by_me} == {
+        r.id for r in load_rows(session, user_id=uid) if r.reviewed_by_me}
 
 
 def test_parse_filters_reads_urls_and_names_bad_parameters():
