@@ -25,6 +25,7 @@ SESSION_MAX_AGE_S = 14 * 24 * 3600
 ROUTE_MODULES = ("auth", "home", "admin", "runs", "api_jobs", "sequences", "review", "frames",
                  "api", "exports", "predict", "docs")
 ROUTE_MODULES += ("assist",)  # review assistance: suspects, onsets, agreement, adjudication
+ROUTE_MODULES += ("experiments",)  # one base selection, varied factors, paired tests
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

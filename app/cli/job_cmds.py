@@ -2,7 +2,7 @@
 
 The web server queues a job with its checked spec; the job runner starts this command in
 a process of its own. It reads the spec back from the database, checks it again (a snapshot
-may have gone since), and runs the same code as `onset export|crop|train|tune`."""
+may have gone since), and runs the same code as `onset export|crop|train|tune|experiment`."""
 
 from pathlib import Path
 
@@ -43,6 +43,7 @@ def run_job_command(job_id: int = typer.Argument(..., help="The job's id (see /a
 
 def _run(kind: str, spec, folder: Path, dataset: Path | None) -> None:
     from app.cli.crop_cmds import run_crop
+    from app.cli.experiment_cmds import run_experiment_spec
     from app.cli.export_cmds import run_export_spec
     from app.cli.training_cmds import run_train, run_tune
 
@@ -50,6 +51,8 @@ def _run(kind: str, spec, folder: Path, dataset: Path | None) -> None:
         run_export_spec(spec, out=folder / "export", as_zip=False, as_json=True)
     elif kind == "crop":
         run_crop(spec, as_json=True)
+    elif kind == "experiment":
+        run_experiment_spec(spec, as_json=True)
     elif kind == "train":
         run_train(spec, dataset=dataset, out=folder / "runs", as_json=False)
     else:

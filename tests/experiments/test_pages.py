@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from app.routes import experiments as experiment_routes
 from app.services.experiments import stats
 from tests.support.web import login
 
@@ -12,10 +11,7 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture
-def site(app, client, make_user):
-    """The app with the experiments router (app/main.py lists it once the lead adds it)."""
-    if not any(getattr(r, "path", "").startswith("/experiments") for r in app.routes):
-        app.include_router(experiment_routes.router)
+def site(client, make_user):
     make_user("rev1")
     login(client, "rev1")
     return client
@@ -74,12 +70,10 @@ def test_unknown_experiments_are_404(site):
     assert site.get("/experiments/..%2F..").status_code == 404
 
 
-def test_admins_get_a_start_form_whose_fields_make_the_spec(app, client, make_user):
+def test_admins_get_a_start_form_whose_fields_make_the_spec(client, make_user):
     from app.services.experiments import ExperimentSpec
     from app.specs import parse_spec
 
-    if not any(getattr(r, "path", "").startswith("/experiments") for r in app.routes):
-        app.include_router(experiment_routes.router)
     make_user("boss", "admin")
     login(client, "boss")
     page = client.get("/experiments").text
@@ -96,3 +90,20 @@ def test_admins_get_a_start_form_whose_fields_make_the_spec(app, client, make_us
 
 def test_reviewers_get_no_start_form(site):
     assert 'name="kind" value="experiment"' not in site.get("/experiments").text
+
+
+def test_the_start_form_queues_an_experiment_job_with_its_spec(client, make_user, session):
+    from app.models import Job
+
+    make_user("boss", "admin")
+    token = login(client, "boss")
+    response = client.post("/admin/jobs", data={
+        "csrf_token": token, "kind": "experiment", "vary": "policy=onset,peak:3",
+        "folds": "3", "seeds": "1", "preset": "scratch"}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    job = session.query(Job).one()
+    assert job.kind == "experiment" and job.status == "queued"
+    assert job.params["vary"] == {"policy": ["onset", "peak:3"]} and job.params["folds"] == 3
+    refused = client.post("/admin/jobs", data={"csrf_token": token, "kind": "experiment",
+                                               "vary": "colour=red"})
+    assert refused.status_code == 422 and "vary" in refused.text

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,7 +248,9 @@ class _Cache:
         if not self.dirty or self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        # One temporary file per writer (process and thread): two first views of the same
+        # cache at once must not rename each other's file away.
+        tmp = self.path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(self.data))
         os.replace(tmp, self.path)
 

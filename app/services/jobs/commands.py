@@ -17,12 +17,14 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.models import ExportSnapshot
+from app.services.experiments.spec import ExperimentSpec
 from app.services.export.params import ExportSpec
 from app.services.faces.spec import CropSpec
 from app.services.training_specs import TrainSpec, TuneSpec
 from app.specs import SpecError, parse_spec
 
 SPECS: dict[str, type[BaseModel]] = {"export": ExportSpec, "crop": CropSpec,
+                                     "experiment": ExperimentSpec,
                                      "train": TrainSpec, "tune": TuneSpec}
 KINDS = tuple(SPECS)
 
