@@ -24,7 +24,7 @@ def _snapshot(session, tmp_path, folds=None):
 
 
 @pytest.mark.parametrize("kind, params, message", [
-    ("paint", {}, "kind: 'paint' is not one of export, crop, train, tune"),
+    ("paint", {}, "kind: 'paint' is not one of export, crop, experiment, train, tune"),
     ("train", {}, "dataset: Field required"),
     ("train", {"dataset": "nope"}, "dataset: no export snapshot with id 'nope'"),
     ("tune", {"dataset": "x", "trials": "many"}, "trials: 'many' is not a whole number"),
