@@ -36,8 +36,13 @@ test: install browser-deps  ## Run the whole test suite.
 # The suite again on PostgreSQL: a throwaway server from Debian's `postgresql` package
 # (tests/pg/server.sh), a fresh database per test. Left out, since a second run would test
 # nothing new: tests/training (training never imports app/ nor opens a database) and
-# tests/browser (their server runs on a SQLite file of its own, tests/browser/conftest.py).
-PG_PYTEST_ARGS ?= --ignore=tests/training --ignore=tests/browser
+# tests/browser (their server runs on a SQLite file of its own, tests/browser/conftest.py),
+# the API fuzzing (it seeds a SQLite file per case, tests/security/test_fuzz_api.py), and the
+# experiments' real trainings (cells read files only; their database steps, exports and
+# snapshots, are covered on PostgreSQL by the rest of tests/experiments and tests/services).
+PG_PYTEST_ARGS ?= --ignore=tests/training --ignore=tests/browser \
+	--ignore=tests/security/test_fuzz_api.py \
+	--ignore=tests/experiments/test_run.py --ignore=tests/experiments/test_dask.py
 test-pg: install  ## Run the suite on PostgreSQL (starts and stops its own server).
 	@url=$$(tests/pg/server.sh start) || exit 2; \
 	  ONSET_TEST_DATABASE=postgresql ONSET_TEST_POSTGRES=$$url \
