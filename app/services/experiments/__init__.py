@@ -5,19 +5,9 @@ runs on the same subject folds, scored on a common test set, compared with paire
     result = run_experiment(session, settings, spec)     # experiment.json's body
 """
 
-from app.services.experiments.plan import ExperimentError, Plan, make_plan
-from app.services.experiments.runner import (
-    RESULT_FILE,
-    experiments_dir,
-    get_experiment,
-    list_experiments,
-    read_result,
-    run_experiment,
-)
-from app.services.experiments.spec import FACTORS, ExperimentSpec, Variant, parse_vary
+from app.services.experiments.plan import ExperimentError, make_plan
+from app.services.experiments.runner import get_experiment, list_experiments, run_experiment
+from app.services.experiments.spec import ExperimentSpec
 
-__all__ = [
-    "FACTORS", "RESULT_FILE", "ExperimentError", "ExperimentSpec", "Plan", "Variant",
-    "experiments_dir", "get_experiment", "list_experiments", "make_plan", "parse_vary",
-    "read_result", "run_experiment",
-]
+__all__ = ["ExperimentError", "ExperimentSpec", "get_experiment", "list_experiments",
+           "make_plan", "run_experiment"]
