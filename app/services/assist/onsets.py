@@ -220,16 +220,35 @@ def _key(item: _Frames) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
+# The parsed cache files, by path, with the (mtime, size) they were read at: the review page
+# asks for one sequence's curve on every view, and parsing the whole file each time was most
+# of that page's time (bench/review_latency.py). Another process's write changes the mtime.
+_PARSED: dict[Path, tuple[tuple[int, int], dict]] = {}
+_PARSED_LOCK = threading.Lock()
+
+
+def _read_cache(path: Path) -> dict:
+    try:
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        with _PARSED_LOCK:
+            known = _PARSED.get(path)
+        if known is None or known[0] != stamp:
+            known = (stamp, json.loads(path.read_text()))
+            with _PARSED_LOCK:
+                _PARSED[path] = known
+        return dict(known[1])  # entries are replaced by put(), never changed in place
+    except (OSError, ValueError):
+        return {}
+
+
 class _Cache:
     """{sequence id: {key, curve, note}} in one JSON file per method, written atomically."""
 
     def __init__(self, settings: Settings | None, method: str):
         self.path = None if settings is None else (
             Path(settings.data_dir) / "assist" / f"curves-{method}.json")
-        try:
-            self.data = json.loads(self.path.read_text()) if self.path else {}
-        except (OSError, ValueError):
-            self.data = {}
+        self.data = _read_cache(self.path) if self.path else {}
         self.dirty = False
 
     def get(self, item: _Frames) -> tuple[np.ndarray | None, str] | None:
