@@ -10,6 +10,7 @@ from app.htmx import is_htmx, render
 from app.models import Job, Run, utcnow
 from app.services import charts
 from app.services.export import list_snapshots
+from app.services.export.params import COLOR_NAMES
 from app.services.jobs import ACTIVE, JobParamError, cancel_job, get_job, recent_jobs, submit_job
 from app.services.jobs.commands import SPECS
 from app.services.jobs.progress import duration_text, job_progress, log_tail
@@ -20,7 +21,6 @@ from training.config import PRESET_DESCRIPTIONS as PRESET_CHOICES
 router = APIRouter(prefix="/admin", include_in_schema=False)
 NAV = [("Admin", "/admin", "admin")]
 JOB_HISTORY = 30
-COLOR_NAMES = {"gray": "grayscale", "rgb": "RGB"}  # the export page says the same
 
 
 def _admin_context(session: Session, request: Request) -> dict:

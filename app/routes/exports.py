@@ -35,7 +35,7 @@ from app.services.export import (
     snapshot_summary,
     stream_zip,
 )
-from app.services.export.params import split_text
+from app.services.export.params import COLOR_NAMES, split_text
 from app.specs import fields
 
 router = APIRouter()
@@ -67,6 +67,7 @@ def _field_error(exc: ExportParamsError | ExportError, location: str) -> JSONRes
 
 def _page_context(session: Session, params: ExportSpec, **extra: Any) -> dict[str, Any]:
     return {"params": params, "fields": fields(ExportSpec), "emotions": EMOTIONS,
+            "color_names": COLOR_NAMES,
             "policies": POLICIES, "faces": FACES,
             "colors": COLORS, "label_sources": LABEL_SOURCES,
             "split_value": split_text(params.split) if params.split else "",

@@ -3,14 +3,14 @@
 `onset train` / `onset tune`, the admin page's forms, `POST /api/jobs` and the job process
 (`python -m app job run ID`) all read these, so the names, defaults and limits below are the
 only ones. `dataset` is an export snapshot id (what the pages and the API pick) or an export
-folder or .zip (what the command line is given); `resolve_dataset` turns either into a path.
+folder or .zip (what the command line is given).
 TensorFlow is not imported here: specs are checked before any model code loads.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -70,15 +70,18 @@ class TrainSpec(BaseModel):
             raise ValueError(str(exc)) from None
         return str(path.resolve())
 
-    @model_validator(mode="after")
-    def _config_replaces_preset(self) -> TrainSpec:
-        if self.config and self.preset not in (None, "default"):
-            raise ValueError("give either a preset or a config file, not both")
-        if self.config and self.preset is not None:
-            object.__setattr__(self, "preset", None)
-        if not self.config and self.preset is None:
-            object.__setattr__(self, "preset", "default")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _config_replaces_preset(cls, data: Any) -> Any:
+        """A config file stands instead of the preset (a form still sends the preset's
+        default); without one, a missing or null preset is the default."""
+        if not isinstance(data, dict):
+            return data
+        if data.get("config"):
+            if data.get("preset") not in (None, "", "default"):
+                raise ValueError("give either a preset or a config file, not both")
+            return {**data, "preset": None}
+        return {k: v for k, v in data.items() if not (k == "preset" and v is None)}
 
 
 class TuneSpec(BaseModel):
@@ -107,18 +110,3 @@ class TuneSpec(BaseModel):
                               "best_config.json in the tuning folder).")
 
     _blanks = field_validator("folds", "epochs", mode="before")(_blank_is_none)
-
-
-def resolve_dataset(value: str, snapshot_path=None) -> Path:
-    """An export folder or zip as given, else the snapshot of that id (`snapshot_path(id)`
-    returns its folder or None). Raises ValueError naming what is missing."""
-    path = Path(value)
-    if path.exists():
-        return path
-    found = snapshot_path(value) if snapshot_path else None
-    if found is None:
-        raise ValueError(f"{value!r} is neither an export folder or .zip nor an export "
-                         "snapshot id")
-    if not Path(found).exists():
-        raise ValueError(f"snapshot {value} is no longer on disk at {found}")
-    return Path(found)

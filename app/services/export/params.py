@@ -28,6 +28,7 @@ FALLBACKS: tuple[str, ...] = Fallback.__args__
 LABEL_SOURCES: tuple[str, ...] = LabelSource.__args__
 FACES: tuple[str, ...] = Face.__args__
 COLORS = ("gray", "rgb")
+COLOR_NAMES = {"gray": "grayscale", "rgb": "RGB"}  # how every page names them
 ORIGINAL_COLOR = "original"
 SPLIT_NAMES = ("train", "val", "test")
 
@@ -80,7 +81,7 @@ class ExportSpec(BaseModel):
 
     @field_validator("percent")
     @classmethod
-    def _below_100(cls, value: float) -> float:
+    def _finite(cls, value: float) -> float:
         if not math.isfinite(value):
             raise ValueError(f"{value!r} is not a finite number")
         return value
