@@ -15,6 +15,7 @@ from app.errors import install_error_handlers
 from app.openapi import describe_operations
 from app.security_headers import SecurityHeaders
 from app.services.jobs import JobRunner
+from training.config import PRESET_DESCRIPTIONS
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
@@ -80,6 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.globals["static_version"] = _static_version()
+    # Every form with a preset choice labels it the same way: "name (what it is)".
+    templates.env.globals["preset_names"] = {name: f"{name} ({text})"
+                                             for name, text in PRESET_DESCRIPTIONS.items()}
     return templates
 
 

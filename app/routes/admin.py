@@ -9,6 +9,7 @@ from app.deps import SessionDep
 from app.htmx import is_htmx, render
 from app.models import Job, Run, utcnow
 from app.services import charts
+from app.services.experiments import experiment_of_job
 from app.services.export import list_snapshots
 from app.services.export.params import COLOR_NAMES
 from app.services.jobs import ACTIVE, JobParamError, cancel_job, get_job, recent_jobs, submit_job
@@ -16,7 +17,6 @@ from app.services.jobs.commands import SPECS
 from app.services.jobs.progress import duration_text, job_progress, log_tail
 from app.services.runs import active_run, list_runs, run_of_job
 from app.specs import fields
-from training.config import PRESET_DESCRIPTIONS as PRESET_CHOICES
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 NAV = [("Admin", "/admin", "admin")]
@@ -35,7 +35,6 @@ def _admin_context(session: Session, request: Request) -> dict:
         "runs_by_job": {r.job_id: r for r in runs if r.job_id is not None},
         "active_run": active_run(session),
         "specs": {kind: fields(spec) for kind, spec in SPECS.items()},
-        "preset_names": {name: f"{name} ({text})" for name, text in PRESET_CHOICES.items()},
         "color_names": COLOR_NAMES,
         "htmx": is_htmx(request),  # live updates carry the history out of band
     }
@@ -82,6 +81,8 @@ def job_page(request: Request, job_id: int, session: SessionDep,
         "job": job, "progress": progress, "log": log_tail(job),
         **_job_charts(progress, live=job.status in ACTIVE),
         "run": _run_of(session, request, job),
+        "experiment": (experiment_of_job(request.app.state.settings, job.params)
+                       if job.kind == "experiment" else None),
         "params": {k: v for k, v in job.params.items()
                    if k != "argv" and v not in (None, "", [])},
         "duration": _duration(job),

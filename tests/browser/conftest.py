@@ -98,6 +98,8 @@ def running_server(base: Path, settings, extra_env: dict):
 
 @pytest.fixture(scope="session")
 def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM} (make browser-deps)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -107,23 +109,31 @@ def browser():
         chromium.close()
 
 
+def logged_in_page(browser, base_url: str, name: str, contexts: list, *, width: int = 1440,
+                   height: int = 900, timeout_ms: int = 10_000):
+    """A Page signed in as `name` in a fresh browser context (its own cookies); the context
+    is appended to `contexts` for the caller to close."""
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  base_url=base_url)
+    contexts.append(context)
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    page.goto("/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+    return page
+
+
 @pytest.fixture
 def open_page(browser, site):
     """open_page("rev1") -> a logged-in Page in a fresh browser context (its own cookies)."""
     contexts = []
 
     def open_as(name: str, *, width: int = 1440, height: int = 900):
-        context = browser.new_context(viewport={"width": width, "height": height},
-                                      base_url=site.base_url)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.goto("/login")
-        page.fill("input[name=name]", name)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{site.base_url}/")
-        return page
+        return logged_in_page(browser, site.base_url, name, contexts, width=width,
+                              height=height)
 
     yield open_as
     for context in contexts:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import EMOTIONS, Annotation, Decision, Frame, Run, Sequence, Subject, User
-from tests.browser.conftest import CHROMIUM, running_server
+from tests.browser.conftest import CHROMIUM, logged_in_page, running_server
 from tests.support.web import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -103,17 +103,9 @@ def login_as(browser, assist_site):
     contexts = []
 
     def open_as(name):
-        context = browser.new_context(viewport={"width": 1440, "height": 900},
-                                      base_url=assist_site.base_url)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(20_000)  # a busy 2-core machine; cleanlab loads once
-        page.goto("/login")
-        page.fill("input[name=name]", name)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{assist_site.base_url}/")
-        return page
+        # 20 s: a busy 2-core machine; cleanlab loads once
+        return logged_in_page(browser, assist_site.base_url, name, contexts,
+                              timeout_ms=20_000)
 
     yield open_as
     for context in contexts:

@@ -107,3 +107,27 @@ def test_the_start_form_queues_an_experiment_job_with_its_spec(client, make_user
     refused = client.post("/admin/jobs", data={"csrf_token": token, "kind": "experiment",
                                                "vary": "colour=red"})
     assert refused.status_code == 422 and "vary" in refused.text
+
+
+def test_an_experiment_jobs_page_links_its_experiment_once_planned(client, make_user, session,
+                                                                   settings):
+    from app.models import Job
+    from app.services.experiments import ExperimentSpec
+
+    make_user("boss", "admin")
+    token = login(client, "boss")
+    client.post("/admin/jobs", data={"csrf_token": token, "kind": "experiment",
+                                     "vary": "policy=onset,peak:3", "preset": "scratch"})
+    job = session.query(Job).one()
+    before = client.get(f"/admin/jobs/{job.id}").text
+    assert 'id="open-experiment"' not in before  # nothing planned yet: no dead link
+    experiment_id = ExperimentSpec.model_validate(job.params).digest()
+    result = write_experiment(settings, status="running", finished=False)
+    folder = settings.data_dir / "experiments"
+    (folder / result["id"]).rename(folder / experiment_id)  # where the job's run writes it
+    (folder / experiment_id / "experiment.json").write_text(json.dumps({**result,
+                                                                        "id": experiment_id}))
+    page = client.get(f"/admin/jobs/{job.id}").text
+    assert f'href="/experiments/{experiment_id}"' in page
+    assert "1 of 2 scored" in page and "0 of 1 cell(s) trained" in page
+    assert XSS not in page  # a variant name is text here too

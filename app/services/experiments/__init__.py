@@ -6,8 +6,13 @@ runs on the same subject folds, scored on a common test set, compared with paire
 """
 
 from app.services.experiments.plan import ExperimentError, make_plan
-from app.services.experiments.runner import get_experiment, list_experiments, run_experiment
+from app.services.experiments.runner import (
+    experiment_of_job,
+    get_experiment,
+    list_experiments,
+    run_experiment,
+)
 from app.services.experiments.spec import ExperimentSpec
 
-__all__ = ["ExperimentError", "ExperimentSpec", "get_experiment", "list_experiments",
-           "make_plan", "run_experiment"]
+__all__ = ["ExperimentError", "ExperimentSpec", "experiment_of_job", "get_experiment",
+           "list_experiments", "make_plan", "run_experiment"]

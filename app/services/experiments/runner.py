@@ -235,5 +235,15 @@ def get_experiment(settings: Settings, experiment_id: str) -> dict[str, Any] | N
     return read_result(experiments_dir(settings) / experiment_id)
 
 
+def experiment_of_job(settings: Settings, job_params: dict[str, Any]) -> dict[str, Any] | None:
+    """The experiment an `experiment` job runs (its id is its spec's digest), once the job
+    has written its experiment.json; None before that."""
+    try:
+        spec = ExperimentSpec.model_validate(job_params)
+    except ValueError:  # a job stored by an older Onset, or not an experiment
+        return None
+    return get_experiment(settings, spec.digest())
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
