@@ -24,12 +24,16 @@ from app.services.review import (
     format_time,
     input_from_strings,
     load_review,
-    next_in_queue,
-    queue_position,
     save_annotation,
     save_decision,
 )
-from app.services.sequence_list import FilterError, ListFilters, parse_filters
+from app.services.sequence_list import (
+    FilterError,
+    ListFilters,
+    next_in_queue,
+    parse_filters,
+    queue_place,
+)
 
 router = APIRouter()
 
@@ -80,8 +84,8 @@ def _assist(request: Request, session: Session, data: ReviewData, user: User,
     filters = _queue_filters(queue)
     suspects, suspects_note = suspect_scores(session, settings)
     suggestion = suggest_one(session, settings, sequence_id=data.sequence.id)
-    position = queue_position(session, user_id=user.id, sequence_id=data.sequence.id,
-                              filters=filters, suspects=suspects)
+    position = queue_place(session, user_id=user.id, sequence_id=data.sequence.id,
+                           filters=filters, suspects=suspects)
     return {"suspect": suspects.get(data.sequence.id), "suspects_note": suspects_note,
             "suggestion": suggestion, "queue_pos": position,
             "queue_is_suspects": filters.suspects}

@@ -11,7 +11,19 @@ viewer's own annotation (`mine`). Statuses are conditions (`STATUS_SQL`, the SQL
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, not_, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.orm import aliased
 
 from app.models import EMOTIONS, Annotation, Frame, Sequence, Subject
@@ -104,17 +116,32 @@ def conditions(shape: Shape) -> tuple[ColumnElement, ...]:
     return tuple(found)
 
 
-def _order(shape: Shape) -> list:
-    """ORDER BY for the sort; ties in subject/sequence order, so the queue is stable. The
-    suspect sort is left to Python (sequence_list): its ranks are not in the database."""
+def _primary_keys(shape: Shape) -> list:
+    """The sort's own keys, ascending (every one a non-NULL number)."""
     by_name = len(EMOTIONS)
     keys = {"sequence": [], "suspect": [], "frames": [Sequence.frame_count],
             "label": [case(_LABEL_RANK, value=Eff.label, else_=by_name)],
             "original": [case(_LABEL_RANK, value=Sequence.original_label, else_=by_name)],
             "status": [_STATUS_RANK], "reviewers": [Eff.reviewers],
             "onset": [case((Eff.onset.is_(None), 1), else_=0), func.coalesce(Eff.onset, 0)]}
-    primary = [key.desc() if shape.descending else key for key in keys[shape.sort]]
-    return [*primary, Subject.code, Sequence.code, Sequence.id]
+    return keys[shape.sort]
+
+
+_TIES = (Subject.code, Sequence.code, Sequence.id)
+
+
+def _order(shape: Shape) -> list:
+    """ORDER BY for the sort; ties in subject/sequence order, so the queue is stable. The
+    suspect sort is left to Python (sequence_list): its ranks are not in the database."""
+    primary = [key.desc() if shape.descending else key for key in _primary_keys(shape)]
+    return [*primary, *_TIES]
+
+
+def _ascending_keys(shape: Shape) -> list:
+    """The same order as keys that all sort ascending (a descending sort negates its
+    numbers), so "comes before this row" is one row-value comparison."""
+    primary = [-key if shape.descending else key for key in _primary_keys(shape)]
+    return [*primary, *_TIES]
 
 
 @lru_cache(maxsize=512)
@@ -128,6 +155,56 @@ def rows_statement(shape: Shape, paged: bool) -> Select:
     if paged:
         statement = statement.limit(bindparam("limit")).offset(bindparam("offset"))
     return statement
+
+
+# Shapes (filters on subject, nolabel, no-face and suspects aside: those read sequences and
+# subjects only) whose conditions and order need no effective value.
+_PLAIN_SHAPES = {Shape(sort=sort) for sort in ("sequence", "frames", "original")}
+
+
+@lru_cache(maxsize=256)
+def position_statement(shape: Shape) -> Select:
+    """One row, or none when :sequence_id is not in the list: its 1-based place in the
+    shape's order and the list's length. Counted, not sorted: the place is how many
+    matching rows have sort keys up to this row's (a window function's sort of the whole
+    list cost 20 times more), so the review page does not fetch the queue to say "3 of 9"."""
+    keys = _ascending_keys(shape)
+    columns = (Sequence.id.label("id"), *(k.label(f"k{i}") for i, k in enumerate(keys)))
+    if shape._replace(subject=False, nolabel=False, no_face=False, suspects=False,
+                      descending=False) in _PLAIN_SHAPES:
+        # Nothing here reads the tally, the decision or the viewer's annotation, and each
+        # joins at most one row per sequence: leave them out (the common case, a queue
+        # opened from the list's default view, then reads two small tables).
+        statement = select(*columns).select_from(Sequence).join(
+            Subject, Subject.id == Sequence.subject_id)
+    else:
+        statement = _from(*columns)
+    queue = statement.where(*conditions(shape)).cte("queue")
+    me = select(queue).where(queue.c.id == bindparam("sequence_id")).subquery("me")
+
+    def row(table):
+        return tuple_(*(table.c[f"k{i}"] for i in range(len(keys))))
+    position = select(func.count()).select_from(queue).where(row(queue) <= row(me))
+    length = select(func.count()).select_from(queue)
+    return select(position.scalar_subquery().label("position"),
+                  length.scalar_subquery().label("length")).select_from(me)
+
+
+@lru_cache(maxsize=256)
+def next_statement(shape: Shape, deciding: bool) -> Select:
+    """One row, or none: the queue's next sequence after :after_id (the list's order and
+    filters, wrapping around to the start) that the viewer has not reviewed yet (when
+    deciding: that has no decision yet). Only its id is fetched, not the queue."""
+    in_list = case((and_(true(), *conditions(shape)), True), else_=False)
+    done = Eff.decided if deciding else IS_MINE
+    queue = _from(Sequence.id.label("id"),
+                  func.row_number().over(order_by=_order(shape)).label("position"),
+                  in_list.label("matches"), done.label("done")).subquery()
+    here = func.coalesce(select(queue.c.position).where(queue.c.id == bindparam("after_id"))
+                         .scalar_subquery(), 0)
+    return (select(queue.c.id)
+            .where(queue.c.matches, not_(queue.c.done), queue.c.id != bindparam("after_id"))
+            .order_by(queue.c.position <= here, queue.c.position).limit(1))
 
 
 def _counted(condition) -> ColumnElement:

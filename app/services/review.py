@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session, joinedload
 from app.models import EMOTIONS, Annotation, AuditEntry, Decision, Frame, Sequence, User, utcnow
 from app.services import audit
 from app.services.effective import Effective, effective_for, keep_tally
-from app.services.sequence_list import ListFilters, queue_entries
 
 MAX_NOTE_CHARS = 2000
 FIELDS = ("label", "onset_frame", "apex_frame", "note", "exclude")
@@ -240,32 +239,6 @@ def load_review(session: Session, *, sequence_id: int, user_id: int,
     mine = next((a for a in annotations if a.user_id == user_id), None)
     return ReviewData(sequence, frames, annotations, mine, decision,
                       effective_for(sequence.original_label, annotations, decision), history)
-
-
-def queue_position(session: Session, *, user_id: int, sequence_id: int, filters: ListFilters,
-                   suspects: Mapping[int, Any] | None = None) -> tuple[int, int] | None:
-    """(position, length) of this sequence in its queue, e.g. (3, 9); None when the sequence
-    is not in it (opened directly, or the filters no longer match it)."""
-    ids = [e.id for e in queue_entries(session, user_id=user_id, filters=filters,
-                                       suspects=suspects) if e.matches]
-    return (ids.index(sequence_id) + 1, len(ids)) if sequence_id in ids else None
-
-
-def next_in_queue(session: Session, *, user_id: int, after_id: int, filters: ListFilters,
-                  deciding: bool = False, suspects: Mapping[int, Any] | None = None
-                  ) -> int | None:
-    """The reviewer's next sequence: in the list's order (with the list's filters), the first
-    one after `after_id` that this user has not reviewed yet (when `deciding`, that has no
-    admin decision yet), wrapping around to the start; None when the queue is empty."""
-    entries = queue_entries(session, user_id=user_id, filters=filters, suspects=suspects)
-    start = next((i for i, e in enumerate(entries) if e.id == after_id), -1) + 1
-    for entry in entries[start:] + entries[:start]:
-        if entry.id == after_id or not entry.matches:
-            continue
-        if (entry.decided if deciding else entry.reviewed_by_me):
-            continue
-        return entry.id
-    return None
 
 
 def describe_change(entry: AuditEntry) -> list[str]:

@@ -309,3 +309,41 @@ def queue_entries(session: Session, *, user_id: int, filters: ListFilters,
     found = session.connection().execute(sql.queue_statement(sql.shape_of(filters)),
                                          _params(session, filters, user_id, suspects)).all()
     return _by_suspect(found, filters, suspects)
+
+
+def queue_place(session: Session, *, user_id: int, sequence_id: int, filters: ListFilters,
+                suspects: Mapping[int, Any] | None = None) -> tuple[int, int] | None:
+    """(position, length) of this sequence among the list's matching rows, e.g. (3, 9);
+    None when it is not among them. Counted by the database, except in the suspect sort,
+    whose ranks live in Python."""
+    if filters.sort == "suspect":
+        ids = [e.id for e in queue_entries(session, user_id=user_id, filters=filters,
+                                           suspects=suspects) if e.matches]
+        return (ids.index(sequence_id) + 1, len(ids)) if sequence_id in ids else None
+    found = session.connection().execute(
+        sql.position_statement(sql.shape_of(filters)),
+        {**_params(session, filters, user_id, suspects), "sequence_id": sequence_id}).first()
+    return (found.position, found.length) if found else None
+
+
+def next_in_queue(session: Session, *, user_id: int, after_id: int, filters: ListFilters,
+                  deciding: bool = False, suspects: Mapping[int, Any] | None = None
+                  ) -> int | None:
+    """The reviewer's next sequence: in the list's order (with the list's filters), the first
+    one after `after_id` that this user has not reviewed yet (when `deciding`, that has no
+    admin decision yet), wrapping around to the start; None when the queue is empty. The
+    database picks it, except in the suspect sort, whose ranks live in Python."""
+    if filters.sort != "suspect":
+        return session.connection().execute(
+            sql.next_statement(sql.shape_of(filters), deciding),
+            {**_params(session, filters, user_id, suspects), "after_id": after_id}).scalar()
+    entries = queue_entries(session, user_id=user_id, filters=filters, suspects=suspects)
+    start = next((i for i, e in enumerate(entries) if e.id == after_id), -1) + 1
+    for entry in entries[start:] + entries[:start]:
+        if entry.id == after_id or not entry.matches:
+            continue
+        if (entry.decided if deciding else entry.reviewed_by_me):
+            continue
+        return entry.id
+    return None
+

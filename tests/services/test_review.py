@@ -15,11 +15,10 @@ from app.services.review import (
     ReviewInput,
     StaleVersion,
     load_review,
-    next_in_queue,
     save_annotation,
     save_decision,
 )
-from app.services.sequence_list import ListFilters
+from app.services.sequence_list import ListFilters, next_in_queue
 from tests.support.ckplus import SeqSpec, write_ckplus
 
 SPECS = [SeqSpec("S005", "001", frames=6, label=5.0), SeqSpec("S005", "002", frames=5),

@@ -14,8 +14,10 @@ from app.services.sequence_list import (
     ListFilters,
     list_sequences,
     load_rows,
+    next_in_queue,
     parse_filters,
     queue_entries,
+    queue_place,
 )
 from tests.support.ckplus import SeqSpec, write_ckplus
 
@@ -132,6 +134,23 @@ def test_the_queue_is_the_list_in_the_same_order(session, ids, reviewed, filters
     assert len(entries) == len(SPECS)  # every sequence, for "next" to wrap around from
     assert {e.id for e in entries if e.reviewed_by_me} == {
         r.id for r in load_rows(session, user_id=uid) if r.reviewed_by_me}
+    # "3 of 9" on the review page, counted by the database: the list's own places.
+    listed_ids = [r.id for r in listed.items]
+    for seq_id in ids.values():
+        expected = ((listed_ids.index(seq_id) + 1, len(listed_ids)) if seq_id in listed_ids
+                    else None)
+        assert queue_place(session, user_id=uid, sequence_id=seq_id,
+                           filters=filters) == expected
+    # "Save & next", picked by the database: the first matching sequence after this one
+    # (wrapping around) not done yet, as read off the queue's entries.
+    for deciding in (False, True):
+        for after in [*ids.values(), -1]:
+            start = next((i for i, e in enumerate(entries) if e.id == after), -1) + 1
+            expected = next((e.id for e in entries[start:] + entries[:start]
+                             if e.matches and e.id != after
+                             and not (e.decided if deciding else e.reviewed_by_me)), None)
+            assert next_in_queue(session, user_id=uid, after_id=after, filters=filters,
+                                 deciding=deciding) == expected, (after, deciding)
 
 
 def test_parse_filters_reads_urls_and_names_bad_parameters():

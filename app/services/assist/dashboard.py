@@ -12,9 +12,8 @@ from app.config import Settings
 from app.models import Annotation, Job, User
 from app.services.assist.adjudication import disputes
 from app.services.assist.suspects import suspect_scores
-from app.services.review import next_in_queue
 from app.services.runs import active_run, list_runs
-from app.services.sequence_list import ListFilters, load_rows, progress_of
+from app.services.sequence_list import ListFilters, load_rows, next_in_queue, progress_of
 from app.services.stats import dataset_stats
 
 RECENT = 5
