@@ -80,7 +80,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-    templates.env.globals["static_version"] = _static_version()
+    version = _static_version()
+    # Static URLs as plain paths with the cache-busting suffix: Starlette's url_for builds a
+    # whole URL through the router, and pages link 3-7 static files per view.
+    templates.env.globals["static_url"] = lambda path: f"/static{path}?v={version}"
     # Every form with a preset choice labels it the same way: "name (what it is)".
     templates.env.globals["preset_names"] = {name: f"{name} ({text})"
                                              for name, text in PRESET_DESCRIPTIONS.items()}
