@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -215,27 +215,32 @@ class ReviewData:
         return [a for a in self.annotations if a is not self.mine]
 
 
+# The review page's four queries, built once: building a statement (and its cache key) cost
+# more than SQLite took to run it. Each binds :seq, the history also :limit.
+_SEQUENCE = (select(Sequence, Decision).outerjoin(Decision, Decision.sequence_id == Sequence.id)
+             .options(joinedload(Sequence.subject), joinedload(Decision.user))
+             .where(Sequence.id == bindparam("seq")))
+_FRAMES = (select(Frame.id, Frame.number).where(Frame.sequence_id == bindparam("seq"))
+           .order_by(Frame.number))
+_ANNOTATIONS = (select(Annotation).options(joinedload(Annotation.user))
+                .where(Annotation.sequence_id == bindparam("seq"))
+                .order_by(Annotation.updated_at))
+_HISTORY = (select(AuditEntry).options(joinedload(AuditEntry.user))
+            .where(AuditEntry.sequence_id == bindparam("seq"))
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(bindparam("limit")))
+
+
 def load_review(session: Session, *, sequence_id: int, user_id: int,
                 history_limit: int = 30) -> ReviewData:
     """One sequence with its frames, everyone's annotations, the decision and the history,
     in four small queries (the review page and the API both use this)."""
-    found = session.execute(
-        select(Sequence, Decision).outerjoin(Decision, Decision.sequence_id == Sequence.id)
-        .options(joinedload(Sequence.subject), joinedload(Decision.user))
-        .where(Sequence.id == sequence_id)).first()
+    found = session.execute(_SEQUENCE, {"seq": sequence_id}).first()
     if found is None:
         raise SequenceMissing(f"no sequence with id {sequence_id}")
     sequence, decision = found
-    frames = [tuple(r) for r in session.execute(
-        select(Frame.id, Frame.number).where(Frame.sequence_id == sequence_id)
-        .order_by(Frame.number))]
-    annotations = list(session.scalars(
-        select(Annotation).options(joinedload(Annotation.user))
-        .where(Annotation.sequence_id == sequence_id).order_by(Annotation.updated_at)))
-    history = list(session.scalars(
-        select(AuditEntry).options(joinedload(AuditEntry.user))
-        .where(AuditEntry.sequence_id == sequence_id)
-        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(history_limit)))
+    frames = [tuple(r) for r in session.execute(_FRAMES, {"seq": sequence_id})]
+    annotations = list(session.scalars(_ANNOTATIONS, {"seq": sequence_id}))
+    history = list(session.scalars(_HISTORY, {"seq": sequence_id, "limit": history_limit}))
     mine = next((a for a in annotations if a.user_id == user_id), None)
     return ReviewData(sequence, frames, annotations, mine, decision,
                       effective_for(sequence.original_label, annotations, decision), history)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -150,16 +150,21 @@ class _Frames:
     landmarks: list[str | None]
 
 
+# Built once (the review page asks for one sequence's curve on every view).
+_ALL_FRAMES = (select(Sequence.id, Subject.code, Sequence.code, Frame.id, Frame.path,
+                      Frame.landmarks_path)
+               .join(Subject, Subject.id == Sequence.subject_id)
+               .join(Frame, Frame.sequence_id == Sequence.id)
+               .order_by(Subject.code, Sequence.code, Frame.number))
+_SOME_FRAMES = _ALL_FRAMES.where(Sequence.id.in_(bindparam("ids", expanding=True)))
+_SOURCE = select(DatasetSource.root).limit(1)
+
+
 def _sequences(session: Session, sequence_ids: list[int] | None = None) -> list[_Frames]:
-    query = (select(Sequence.id, Subject.code, Sequence.code, Frame.id, Frame.path,
-                    Frame.landmarks_path)
-             .join(Subject, Subject.id == Sequence.subject_id)
-             .join(Frame, Frame.sequence_id == Sequence.id)
-             .order_by(Subject.code, Sequence.code, Frame.number))
-    if sequence_ids is not None:
-        query = query.where(Sequence.id.in_(sequence_ids))
+    rows = (session.execute(_ALL_FRAMES) if sequence_ids is None
+            else session.execute(_SOME_FRAMES, {"ids": list(sequence_ids)}))
     out: dict[int, _Frames] = {}
-    for seq_id, subject, code, frame_id, path, landmarks in session.execute(query):
+    for seq_id, subject, code, frame_id, path, landmarks in rows:
         item = out.setdefault(seq_id, _Frames(seq_id, subject, code, [], [], []))
         item.ids.append(frame_id)
         item.paths.append(path)
@@ -176,10 +181,10 @@ def method_order(method: str = "auto") -> tuple[str, ...]:
 
 
 def _root(session: Session) -> Path:
-    source = session.scalars(select(DatasetSource)).first()
-    if source is None:
+    root = session.scalar(_SOURCE)
+    if root is None:
         raise AssistError("no dataset imported yet; run `onset import PATH` (or `onset demo`)")
-    return Path(source.root)
+    return Path(root)
 
 
 def _landmark_curve(item: _Frames, root: Path) -> tuple[np.ndarray | None, str]:
