@@ -194,17 +194,22 @@ def position_statement(shape: Shape) -> Select:
 def next_statement(shape: Shape, deciding: bool) -> Select:
     """One row, or none: the queue's next sequence after :after_id (the list's order and
     filters, wrapping around to the start) that the viewer has not reviewed yet (when
-    deciding: that has no decision yet). Only its id is fetched, not the queue."""
+    deciding: that has no decision yet). Only its id is fetched, not the queue: the rows
+    after this one's sort keys come first, then the rest, and LIMIT 1 keeps the first."""
+    keys = _ascending_keys(shape)
     in_list = case((and_(true(), *conditions(shape)), True), else_=False)
     done = Eff.decided if deciding else IS_MINE
-    queue = _from(Sequence.id.label("id"),
-                  func.row_number().over(order_by=_order(shape)).label("position"),
-                  in_list.label("matches"), done.label("done")).subquery()
-    here = func.coalesce(select(queue.c.position).where(queue.c.id == bindparam("after_id"))
-                         .scalar_subquery(), 0)
-    return (select(queue.c.id)
+    queue = _from(Sequence.id.label("id"), in_list.label("matches"), done.label("done"),
+                  *(k.label(f"k{i}") for i, k in enumerate(keys))).cte("queue")
+    here = select(queue).where(queue.c.id == bindparam("after_id")).subquery("here")
+
+    def row(table):
+        return tuple_(*(table.c[f"k{i}"] for i in range(len(keys))))
+    # No such row (`after_id` -1, or gone): `here` is NULL, every row ranks 1, plain order.
+    wrapped = case((row(queue) > row(here), 0), else_=1)
+    return (select(queue.c.id).select_from(queue.outerjoin(here, true()))
             .where(queue.c.matches, not_(queue.c.done), queue.c.id != bindparam("after_id"))
-            .order_by(queue.c.position <= here, queue.c.position).limit(1))
+            .order_by(wrapped, *(queue.c[f"k{i}"] for i in range(len(keys)))).limit(1))
 
 
 def _counted(condition) -> ColumnElement:
