@@ -4,6 +4,7 @@ import importlib
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         server_lock = hold_server_lock(settings.resolved_database_url)
         for hook in app.state.startup_hooks:
             hook(app)
+        to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         # Background jobs start from this server process (each runs as its own process).
         runner = JobRunner(settings, app.state.session_factory) if settings.job_runner else None
         if runner is not None:

@@ -33,3 +33,13 @@ def test_training_never_imports_app():
         if re.search(r"^\s*(from|import)\s+app(\.|\s|$)", path.read_text(), re.MULTILINE)
     ]
     assert offenders == []
+
+
+def test_the_server_handles_at_most_worker_threads_requests_at_once(settings):
+    from anyio import to_thread
+
+    async def tokens() -> float:
+        return to_thread.current_default_thread_limiter().total_tokens
+
+    with TestClient(create_app(settings.model_copy(update={"worker_threads": 3}))) as client:
+        assert client.portal.call(tokens) == 3

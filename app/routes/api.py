@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
 
 from app.auth import Admin, Reviewer
+from app.db import one_writer
 from app.deps import SessionDep
 from app.models import EMOTIONS, Annotation, Decision, User
 from app.schemas import (
@@ -126,8 +127,9 @@ def _write(session: Session, sequence_id: int, user: User, body: AnnotationIn, s
     data = ReviewInput(label=body.label, onset_frame=body.onset_frame,
                        apex_frame=body.apex_frame, note=body.note, exclude=body.exclude,
                        version=body.version)
-    row = saver(session, sequence_id=sequence_id, user=user, data=data)
-    session.commit()
+    with one_writer(session):
+        row = saver(session, sequence_id=sequence_id, user=user, data=data)
+        session.commit()
     return _annotation(row)
 
 

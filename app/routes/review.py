@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from app.auth import Reviewer
+from app.db import one_writer
 from app.deps import SessionDep
 from app.errors import status_for
 from app.htmx import is_htmx, render
@@ -173,7 +174,9 @@ def save_review(request: Request, sequence_id: int, session: SessionDep, user: R
     try:
         data_in = input_from_strings(form)
         saver = save_decision if deciding else save_annotation
-        saver(session, sequence_id=sequence_id, user=user, data=data_in)
+        with one_writer(session):
+            saver(session, sequence_id=sequence_id, user=user, data=data_in)
+            session.commit()  # visible before the browser follows us to the next page
     # Other refusals (no such sequence, not allowed) go to the error table; these two
     # re-render the panel with what the user typed, so they can fix it or reload.
     except ReviewError as exc:
@@ -181,8 +184,6 @@ def save_review(request: Request, sequence_id: int, session: SessionDep, user: R
     except StaleVersion as exc:
         status, extra = status_for(exc), {"conflict": exc, "error": {
             "field": "version", "message": str(exc)}}
-    if status == 200:
-        session.commit()  # visible before the browser follows us to the next page
     if status == 200 and go_next:
         next_id = next_in_queue(session, user_id=user.id, after_id=sequence_id,
                                 filters=_queue_filters(queue), deciding=deciding,
