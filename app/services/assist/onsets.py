@@ -187,6 +187,19 @@ def _root(session: Session) -> Path:
     return Path(root)
 
 
+class _Root:
+    """The dataset's folder, looked up the first time a curve is computed from its files:
+    a page view whose curve is cached never needs it (one query fewer per view)."""
+
+    def __init__(self, session: Session):
+        self.session, self.path = session, None
+
+    def get(self) -> Path:
+        if self.path is None:
+            self.path = _root(self.session)
+        return self.path
+
+
 def _landmark_curve(item: _Frames, root: Path) -> tuple[np.ndarray | None, str]:
     from training.faces import LandmarksError, read_landmarks
 
@@ -292,8 +305,10 @@ def suggest(session: Session, settings: Settings | None, *,
     export's selection) nothing is cached, and only landmark curves are made."""
     order = method_order(method)
     compute_crops = compute_crops and settings is not None
-    root = _root(session)
+    root = _Root(session)
     items = _sequences(session, sequence_ids)
+    if not items:
+        root.get()  # nothing imported: say so, rather than suggest nothing
     made: dict[int, tuple[str, np.ndarray | None, str]] = {}
     for name in order:
         todo = [i for i in items if made.get(i.sequence_id, ("", None, ""))[1] is None]
@@ -317,7 +332,7 @@ def suggest(session: Session, settings: Settings | None, *,
 
 
 def _stage(session: Session, settings: Settings | None, method: str, items: list[_Frames],
-           root: Path, *, run: str | None, compute: bool, named: bool,
+           root: _Root, *, run: str | None, compute: bool, named: bool,
            progress: Progress | None) -> dict[int, tuple[np.ndarray | None, str]]:
     """{sequence id: (raw curve or None, note)} from one signal, cached per sequence."""
     neutral = None
@@ -330,7 +345,7 @@ def _stage(session: Session, settings: Settings | None, method: str, items: list
     for item in items:
         hit = cache.get(item)
         if hit is None and method == "landmarks":
-            hit = _landmark_curve(item, root)
+            hit = _landmark_curve(item, root.get())
             cache.put(item, *hit)
         elif hit is None and not compute:
             hit = (None, f"not computed yet: run `onset onsets --method {method}`")
@@ -340,7 +355,7 @@ def _stage(session: Session, settings: Settings | None, method: str, items: list
         out[item.sequence_id] = hit
     try:
         if neutral is not None and missing:
-            computed = _model_curves(session, settings, neutral, missing, root, named,
+            computed = _model_curves(session, settings, neutral, missing, root.get(), named,
                                      progress)
         else:
             computed = {}
