@@ -106,8 +106,11 @@ def run_of_job(session: Session, settings: Settings, job: Job) -> Run | None:
     return next((r for r in list_runs(session, settings) if r.path == job.run_dir), None)
 
 
+_ACTIVE = select(Run).where(Run.active.is_(True))  # built once: pages ask on every view
+
+
 def active_run(session: Session) -> Run | None:
-    return session.scalar(select(Run).where(Run.active.is_(True)))
+    return session.scalar(_ACTIVE)
 
 
 def promote(session: Session, settings: Settings, *, run_id: str, user_id: int | None) -> Run:
