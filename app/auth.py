@@ -113,6 +113,12 @@ def current_user(request: Request, session: Session = Depends(get_session),
         user = user_for_token(session, header[7:].strip())
         if user is None:
             raise NotAuthenticated()
+        # The token's last_used_at (at most once a minute) in a transaction of its own, now:
+        # left pending, the handler's first query would write it and SQLite's write lock
+        # would be held to the request's end, past the handler, while FastAPI validates a
+        # sync route's response on the thread pool. Saves waiting for that lock can hold
+        # every thread: a stall until SQLite's busy timeout (the kill test saw it).
+        session.commit()
         return _remember(request, user)
     uid = request.session.get("uid")
     user = session.get(User, uid) if uid else None
