@@ -3,7 +3,7 @@ that the web server, the CLI and background jobs can share one database file saf
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -56,12 +56,10 @@ _SQLITE_WRITER = threading.Lock()
 @contextmanager
 def one_writer(session: Session) -> Iterator[None]:
     """Around a write transaction and its commit: on SQLite, this process's writes run one
-    after another; a failure rolls back before the next writer goes. A no-op on
-    PostgreSQL, whose row locks order concurrent saves."""
-    if session.get_bind().dialect.name != "sqlite":
-        yield
-        return
-    with _SQLITE_WRITER:
+    after another (on PostgreSQL row locks order concurrent saves); a failure is rolled
+    back before the next writer goes."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    with _SQLITE_WRITER if sqlite else nullcontext():
         try:
             yield
         except BaseException:

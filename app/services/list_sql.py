@@ -162,6 +162,11 @@ def rows_statement(shape: Shape, paged: bool) -> Select:
 _PLAIN_SHAPES = {Shape(sort=sort) for sort in ("sequence", "frames", "original")}
 
 
+def _key_row(table, keys: list) -> ColumnElement:
+    """A row's sort keys (labelled k0, k1, ... in `table`) as one row value."""
+    return tuple_(*(table.c[f"k{i}"] for i in range(len(keys))))
+
+
 @lru_cache(maxsize=256)
 def position_statement(shape: Shape) -> Select:
     """One row, or none when :sequence_id is not in the list: its 1-based place in the
@@ -181,10 +186,8 @@ def position_statement(shape: Shape) -> Select:
         statement = _from(*columns)
     queue = statement.where(*conditions(shape)).cte("queue")
     me = select(queue).where(queue.c.id == bindparam("sequence_id")).subquery("me")
-
-    def row(table):
-        return tuple_(*(table.c[f"k{i}"] for i in range(len(keys))))
-    position = select(func.count()).select_from(queue).where(row(queue) <= row(me))
+    position = select(func.count()).select_from(queue).where(
+        _key_row(queue, keys) <= _key_row(me, keys))
     length = select(func.count()).select_from(queue)
     return select(position.scalar_subquery().label("position"),
                   length.scalar_subquery().label("length")).select_from(me)
@@ -202,11 +205,8 @@ def next_statement(shape: Shape, deciding: bool) -> Select:
     queue = _from(Sequence.id.label("id"), in_list.label("matches"), done.label("done"),
                   *(k.label(f"k{i}") for i, k in enumerate(keys))).cte("queue")
     here = select(queue).where(queue.c.id == bindparam("after_id")).subquery("here")
-
-    def row(table):
-        return tuple_(*(table.c[f"k{i}"] for i in range(len(keys))))
     # No such row (`after_id` -1, or gone): `here` is NULL, every row ranks 1, plain order.
-    wrapped = case((row(queue) > row(here), 0), else_=1)
+    wrapped = case((_key_row(queue, keys) > _key_row(here, keys), 0), else_=1)
     return (select(queue.c.id).select_from(queue.outerjoin(here, true()))
             .where(queue.c.matches, not_(queue.c.done), queue.c.id != bindparam("after_id"))
             .order_by(wrapped, *(queue.c[f"k{i}"] for i in range(len(keys)))).limit(1))

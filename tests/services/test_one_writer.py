@@ -1,6 +1,6 @@
 """app.db.one_writer: on SQLite this process's write transactions run one after another (no
-busy-handler backoff between them), a failed one is rolled back before the next goes; on
-PostgreSQL it is a no-op and row locks order the saves."""
+busy-handler backoff between them; on PostgreSQL row locks order the saves), and a failed
+one is rolled back before the next goes, on both."""
 
 import threading
 import time
