@@ -5,6 +5,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from app.auth import Admin, CurrentUser, Reviewer
+from app.db import one_writer
 from app.deps import SessionDep
 from app.errors import status_for
 from app.htmx import is_htmx, render
@@ -116,14 +117,14 @@ def adjudicate(request: Request, sequence_id: int, session: SessionDep, user: Ad
         return _page(request, session, user, sequence_id, status_code=422,
                      error="take_from and version must be whole numbers")
     try:
-        decide(session, sequence_id=sequence_id, admin=user, take_from=take_from,
-               version=version)
+        with one_writer(session):  # rolls a refused decision back
+            decide(session, sequence_id=sequence_id, admin=user, take_from=take_from,
+                   version=version)
+            session.commit()
     except (AdjudicationError, ReviewError, NotAllowed, StaleVersion) as exc:
         # The page again, with the refusal over its form (status from the one table).
-        session.rollback()
         return _page(request, session, user, sequence_id, status_code=status_for(exc),
                      error=str(exc))
-    session.commit()
     nxt = next_dispute(session, after_id=sequence_id, onset_gap=_gap(request))
     target = f"/adjudicate/{nxt}?decided={sequence_id}" if nxt else \
         f"/adjudicate?decided={sequence_id}"

@@ -162,6 +162,11 @@ def rows_statement(shape: Shape, paged: bool) -> Select:
 _PLAIN_SHAPES = {Shape(sort=sort) for sort in ("sequence", "frames", "original")}
 
 
+def _labelled(keys: list) -> tuple:
+    """The sort keys as columns k0, k1, ... (what `_key_row` reads back)."""
+    return tuple(k.label(f"k{i}") for i, k in enumerate(keys))
+
+
 def _key_row(table, keys: list) -> ColumnElement:
     """A row's sort keys (labelled k0, k1, ... in `table`) as one row value."""
     return tuple_(*(table.c[f"k{i}"] for i in range(len(keys))))
@@ -174,7 +179,7 @@ def position_statement(shape: Shape) -> Select:
     matching rows have sort keys up to this row's (a window function's sort of the whole
     list cost 20 times more), so the review page does not fetch the queue to say "3 of 9"."""
     keys = _ascending_keys(shape)
-    columns = (Sequence.id.label("id"), *(k.label(f"k{i}") for i, k in enumerate(keys)))
+    columns = (Sequence.id.label("id"), *_labelled(keys))
     if shape._replace(subject=False, nolabel=False, no_face=False, suspects=False,
                       descending=False) in _PLAIN_SHAPES:
         # Nothing here reads the tally, the decision or the viewer's annotation, and each
@@ -203,7 +208,7 @@ def next_statement(shape: Shape, deciding: bool) -> Select:
     in_list = case((and_(true(), *conditions(shape)), True), else_=False)
     done = Eff.decided if deciding else IS_MINE
     queue = _from(Sequence.id.label("id"), in_list.label("matches"), done.label("done"),
-                  *(k.label(f"k{i}") for i, k in enumerate(keys))).cte("queue")
+                  *_labelled(keys)).cte("queue")
     here = select(queue).where(queue.c.id == bindparam("after_id")).subquery("here")
     # No such row (`after_id` -1, or gone): `here` is NULL, every row ranks 1, plain order.
     wrapped = case((_key_row(queue, keys) > _key_row(here, keys), 0), else_=1)

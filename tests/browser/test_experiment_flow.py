@@ -69,6 +69,7 @@ def test_admin_starts_an_experiment_and_watches_its_table_fill_in(experiment_sit
         # The job page links its experiment once the job has planned it (experiment.json).
         admin.locator("#open-experiment").wait_for(timeout=60_000)
         assert admin.locator("#experiment-cells tr.variant-row").count() == len(VARIANTS)
+        shoot(admin, "experiment-job")
         admin.click("#open-experiment")
         admin.wait_for_selector(".experiment-table")
         assert [name for name, _ in _rows(admin)] == list(VARIANTS)
@@ -105,6 +106,8 @@ def test_admin_starts_an_experiment_and_watches_its_table_fill_in(experiment_sit
         run_link.click()
         admin.wait_for_url(f"**/runs/{run_id}")
         assert (experiment_site["data_dir"] / "runs" / run_id / "metrics.json").is_file()
+        admin.goto("/experiments")
+        shoot(admin, "experiments")
     finally:
         for context in contexts:
             context.close()
