@@ -46,10 +46,11 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
 
 # SQLite lets one connection write at a time; a writer that finds the lock taken sleeps in
 # SQLite's busy handler (1, 2, 5 ... up to 100 ms between tries) however soon the lock is
-# free. Under 20 reviewers saving at once that backoff was most of a save's p95 (600 ms for
-# a 3 ms transaction: bench/review_latency.py). This process's writers queue here instead,
-# woken the moment the one before commits; other processes (the CLI, jobs) still meet the
-# busy timeout.
+# free. This process's writers queue here instead, woken the moment the one before
+# commits; other processes (the CLI, jobs) still meet the busy timeout. Its effect was not
+# measured alone: with 8 worker threads and this lock a save's p95 under 20 reviewers was
+# 195-249 ms (bench/review_latency.py); with AnyIO's 40 threads it was 460 ms with the lock
+# and 614 ms without, in runs on a busier machine.
 _SQLITE_WRITER = threading.Lock()
 
 

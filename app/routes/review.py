@@ -91,7 +91,7 @@ def _assist(request: Request, session: Session, data: ReviewData, user: User,
     return {"suspect": suspects.get(data.sequence.id), "suspects_note": suspects_note,
             "suggestion": suggestion, "queue_pos": position,
             # The curve as the filmstrip and the SVG draw it (capped at 1), formatted here:
-            # Jinja's min and format filters per frame were a tenth of the page's time.
+            # Jinja's min and format filters per frame were a fifth of the render.
             "curve_marks": [(f"{min(v, 1.0):.3f}", f"{v:.2f}") for v in curve],
             "curve_points": " ".join(f"{i},{1.05 - min(v, 1.0):.4f}"
                                      for i, v in enumerate(curve)),

@@ -177,7 +177,8 @@ def position_statement(shape: Shape) -> Select:
     """One row, or none when :sequence_id is not in the list: its 1-based place in the
     shape's order and the list's length. Counted, not sorted: the place is how many
     matching rows have sort keys up to this row's (a window function's sort of the whole
-    list cost 20 times more), so the review page does not fetch the queue to say "3 of 9"."""
+    list cost about 4 times more), so the review page does not fetch the queue to say "3 of
+    9"."""
     keys = _ascending_keys(shape)
     columns = (Sequence.id.label("id"), *_labelled(keys))
     if shape._replace(subject=False, nolabel=False, no_face=False, suspects=False,
