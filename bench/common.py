@@ -22,10 +22,17 @@ def full_scale_demo(subjects: int = 123, seed: int = 7) -> Path:
     """A CK+-scale demo dataset (about 10,700 frames), generated once and kept in bench/out."""
     from app.demo import generate_demo
 
+    import shutil
+
     out = BENCH_OUT / f"demo-{subjects}-{seed}"
-    if not (out / "demo_truth.csv").is_file():
+    if not out.is_dir():
+        # Generated beside and renamed when whole: the generator writes demo_truth.csv before
+        # the images, so an interrupted run must not leave a folder that looks finished.
+        partial = out.with_name(out.name + ".partial")
         print(f"generating a {subjects}-subject demo dataset in {out} (once) ...", flush=True)
-        generate_demo(out, subjects=subjects, seed=seed)
+        shutil.rmtree(partial, ignore_errors=True)
+        generate_demo(partial, subjects=subjects, seed=seed)
+        partial.rename(out)
     return out
 
 
