@@ -2,10 +2,12 @@
 from it. htmx saves answer with the re-rendered side panel (or HX-Redirect to the next
 sequence); plain form posts answer with a redirect (convention 4)."""
 
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2.utils import htmlsafe_json_dumps
 from sqlalchemy.orm import Session
 
 from app.auth import Reviewer
@@ -89,34 +91,64 @@ def _assist(request: Request, session: Session, data: ReviewData, user: User,
                            filters=filters, suspects=suspects)
     curve = suggestion.curve if suggestion else ()
     return {"suspect": suspects.get(data.sequence.id), "suspects_note": suspects_note,
-            "suggestion": suggestion, "queue_pos": position,
-            # The curve as the filmstrip and the SVG draw it (capped at 1), formatted here:
-            # Jinja's min and format filters per frame were a fifth of the render.
-            "curve_marks": [(f"{min(v, 1.0):.3f}", f"{v:.2f}") for v in curve],
+            "suggestion": suggestion, "queue_pos": position, "curve": curve,
             "curve_points": " ".join(f"{i},{1.05 - min(v, 1.0):.4f}"
                                      for i, v in enumerate(curve)),
             "queue_is_suspects": filters.suspects}
 
 
+class StripFrame(NamedTuple):
+    """One frame of the filmstrip, worked out here so the template's loop only prints: that
+    loop runs once per frame, and Jinja's lookups, filters and tests were most of the render."""
+
+    number: int
+    thumb: str
+    level: str  # the intensity bar's height (the curve capped at 1), "" without a curve
+    intensity: str
+    ghost: bool  # the suggested onset
+    onset_of: str  # the other reviewers whose onset this is
+    onset_count: str  # how many, shown when more than one
+
+
+def _filmstrip(data: ReviewData, others: list, curve, suggested: int | None
+               ) -> list[StripFrame]:
+    onsets: dict[int, list[str]] = {}
+    for a in others:
+        if a.onset_frame is not None:
+            onsets.setdefault(a.onset_frame, []).append(a.user.name)
+    strip = []
+    for index, (fid, number) in enumerate(data.frames):
+        value = curve[index] if index < len(curve) else None
+        names = onsets.get(number, ())
+        strip.append(StripFrame(
+            number, f"/frames/{fid}/thumb.jpg",
+            f"{min(value, 1.0):.3f}" if value is not None else "",
+            f"{value:.2f}" if value is not None else "", number == suggested,
+            ", ".join(names), str(len(names)) if len(names) > 1 else ""))
+    return strip
+
+
 def _context(data: ReviewData, user: User, *, queue: str, deciding: bool,
-             form: dict | None = None, **extra) -> dict:
+             form: dict | None = None, curve=(), suggestion=None, **extra) -> dict:
     seq = data.sequence
+    # For review.js (playback, the face view), as JSON in the page.
     frames = [{"id": fid, "number": number, "thumb": f"/frames/{fid}/thumb.jpg",
                "view": f"/frames/{fid}/view.jpg", "original": f"/frames/{fid}.png"}
               for fid, number in data.frames]
     others = data.annotations if deciding else data.others
-    others_onsets: dict[int, list[str]] = {}
-    for a in others:
-        if a.onset_frame is not None:
-            others_onsets.setdefault(a.onset_frame, []).append(a.user.name)
+    strip = _filmstrip(data, others, curve,
+                       suggestion.suggested_onset if suggestion else None)
     history = [{"who": e.user.name if e.user else "system", "at": format_time(e.at),
                 "action": e.action, "changes": describe_change(e)} for e in data.history]
     return {
         "seq": seq, "name": f"{seq.subject.code} / {seq.code}", "frames": frames,
+        "frames_json": htmlsafe_json_dumps({"frames": frames}), "strip": strip,
+        "last_frame": frames[-1] if frames else None, "suggestion": suggestion,
+        "has_other_onsets": any(f.onset_of for f in strip),
         "emotions": EMOTIONS, "effective": data.effective, "data": data,
         "original": EMOTIONS[seq.original_label] if seq.original_label is not None else None,
         "facs": [_facs_text(au, intensity) for au, intensity in seq.facs or []],
-        "others": others, "others_onsets": others_onsets, "mine": data.mine,
+        "others": others, "mine": data.mine,
         "decision": data.decision, "history": history, "deciding": deciding,
         "form": form or _form_values(data, deciding=deciding), "queue": queue,
         "back_url": "/sequences" + (f"?{queue}" if queue else ""),
