@@ -238,7 +238,9 @@ def load_review(session: Session, *, sequence_id: int, user_id: int,
     if found is None:
         raise SequenceMissing(f"no sequence with id {sequence_id}")
     sequence, decision = found
-    frames = [tuple(r) for r in session.execute(_FRAMES, {"seq": sequence_id})]
+    # Plain columns: Core rows, without the ORM's result machinery (the query above has
+    # autoflushed).
+    frames = [tuple(r) for r in session.connection().execute(_FRAMES, {"seq": sequence_id})]
     annotations = list(session.scalars(_ANNOTATIONS, {"seq": sequence_id}))
     history = list(session.scalars(_HISTORY, {"seq": sequence_id, "limit": history_limit}))
     mine = next((a for a in annotations if a.user_id == user_id), None)

@@ -157,12 +157,22 @@ _ALL_FRAMES = (select(Sequence.id, Subject.code, Sequence.code, Frame.id, Frame.
                .join(Frame, Frame.sequence_id == Sequence.id)
                .order_by(Subject.code, Sequence.code, Frame.number))
 _SOME_FRAMES = _ALL_FRAMES.where(Sequence.id.in_(bindparam("ids", expanding=True)))
+# The page's one sequence: an expanding IN is rendered anew on every execution.
+_ONE_FRAMES = _ALL_FRAMES.where(Sequence.id == bindparam("id"))
 _SOURCE = select(DatasetSource.root).limit(1)
 
 
 def _sequences(session: Session, sequence_ids: list[int] | None = None) -> list[_Frames]:
-    rows = (session.execute(_ALL_FRAMES) if sequence_ids is None
-            else session.execute(_SOME_FRAMES, {"ids": list(sequence_ids)}))
+    # Plain columns, so Core rows: the ORM's result machinery only added time here. Core
+    # does not autoflush, so flush first (free when nothing is pending).
+    session.flush()
+    run = session.connection().execute
+    if sequence_ids is None:
+        rows = run(_ALL_FRAMES)
+    elif len(sequence_ids) == 1:
+        rows = run(_ONE_FRAMES, {"id": sequence_ids[0]})
+    else:
+        rows = run(_SOME_FRAMES, {"ids": list(sequence_ids)})
     out: dict[int, _Frames] = {}
     for seq_id, subject, code, frame_id, path, landmarks in rows:
         item = out.setdefault(seq_id, _Frames(seq_id, subject, code, [], [], []))

@@ -305,6 +305,9 @@ def _reason(labels: list[str], label: str, predicted: int, probs: np.ndarray,
 _REPORTS: dict[tuple, SuspectReport] = {}
 
 
+_LAST_CHANGE = select(func.max(AuditEntry.id))  # built once: asked on every page view
+
+
 def suspect_scores(session: Session, settings: Settings) -> tuple[dict[int, Suspect], str | None]:
     """The active model's suspects by sequence id, and why there are none (a message).
 
@@ -314,7 +317,7 @@ def suspect_scores(session: Session, settings: Settings) -> tuple[dict[int, Susp
     if active is None:
         return {}, "there is no active model: make a run active on /runs"
     predictions = Path(active.path) / "predictions.csv"
-    last_change = session.scalar(select(func.max(AuditEntry.id)))
+    last_change = session.scalar(_LAST_CHANGE)
     mtime = predictions.stat().st_mtime_ns if predictions.is_file() else 0
     key = (settings.resolved_database_url, active.id, active.path, mtime, last_change)
     if key not in _REPORTS:
