@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2.utils import htmlsafe_json_dumps
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.auth import Reviewer
@@ -15,13 +16,12 @@ from app.db import one_writer
 from app.deps import SessionDep
 from app.errors import status_for
 from app.htmx import is_htmx, render
-from app.models import EMOTIONS, User
+from app.models import EMOTIONS, Sequence, Subject, User
 from app.services.review import (
     MAX_NOTE_CHARS,
     ReviewData,
     ReviewError,
     ReviewInput,
-    SequenceMissing,
     StaleVersion,
     describe_change,
     format_time,
@@ -138,7 +138,7 @@ def _context(data: ReviewData, user: User, *, queue: str, deciding: bool,
     others = data.annotations if deciding else data.others
     strip = _filmstrip(data, others, curve,
                        suggestion.suggested_onset if suggestion else None)
-    history = [{"who": e.user.name if e.user else "system", "at": format_time(e.at),
+    history = [{"who": e.who, "at": format_time(e.at),
                 "action": e.action, "changes": describe_change(e)} for e in data.history]
     return {
         "seq": seq, "name": f"{seq.subject.code} / {seq.code}", "frames": frames,
@@ -166,12 +166,15 @@ def _facs_text(au: float, intensity: float) -> str:
     return f"{int(au)}{letter}"
 
 
-def _previous(session: Session, sequence_id: int, user: User) -> ReviewData | None:
-    """The sequence saved before this one (?prev=), if it still exists."""
-    try:
-        return load_review(session, sequence_id=sequence_id, user_id=user.id)
-    except SequenceMissing:
-        return None
+_NAME = (select(Subject.code, Sequence.code).join(Subject, Subject.id == Sequence.subject_id)
+         .where(Sequence.id == bindparam("seq")))
+
+
+def _previous_name(session: Session, sequence_id: int) -> str | None:
+    """"S005 / 001" of the sequence saved before this one (?prev=), if it still exists: only
+    its name is shown, so one small query rather than loading its whole review."""
+    row = session.connection().execute(_NAME, {"seq": sequence_id}).first()
+    return f"{row[0]} / {row[1]}" if row else None
 
 
 @router.get("/sequences/{sequence_id:int}", include_in_schema=False)
@@ -181,10 +184,9 @@ def review_page(request: Request, sequence_id: int, session: SessionDep, user: R
     deciding = decide and user.is_admin
     message = "Saved. That was the last sequence in your queue." if saved == "last" else (
         "Saved." if saved else None)
-    previous = _previous(session, prev, user) if prev else None
+    previous = _previous_name(session, prev) if prev else None
     if previous is not None:  # Save & next landed here: say the one before is safe
-        message = (f"Saved {previous.sequence.subject.code} / {previous.sequence.code}; "
-                   "this is the next in your queue.")
+        message = f"Saved {previous}; this is the next in your queue."
     return render(request, "review.html",
                   _context(data, user, queue=queue, deciding=deciding, message=message,
                            **_assist(request, session, data, user, queue)))
