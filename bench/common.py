@@ -20,9 +20,9 @@ def timed(fn: Callable[[], object], repeat: int = 3) -> tuple[float, list[float]
 
 def full_scale_demo(subjects: int = 123, seed: int = 7) -> Path:
     """A CK+-scale demo dataset (about 10,700 frames), generated once and kept in bench/out."""
-    from app.demo import generate_demo
-
     import shutil
+
+    from app.demo import generate_demo
 
     out = BENCH_OUT / f"demo-{subjects}-{seed}"
     if not out.is_dir():
