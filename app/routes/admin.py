@@ -5,7 +5,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
 from app.auth import Admin
-from app.deps import SessionDep
+from app.deps import DbId, SessionDep
 from app.htmx import is_htmx, render
 from app.models import Job, Run, utcnow
 from app.services import charts
@@ -73,7 +73,7 @@ def start_job(request: Request, session: SessionDep, user: Admin, form=Depends(_
 
 
 @router.get("/jobs/{job_id}")
-def job_page(request: Request, job_id: int, session: SessionDep,
+def job_page(request: Request, job_id: DbId, session: SessionDep,
              _user: Admin):
     job = get_job(session, job_id)
     progress = job_progress(request.app.state.settings, job)
@@ -131,7 +131,7 @@ def _run_of(session: Session, request: Request, job: Job) -> Run | None:
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel(request: Request, job_id: int, session: SessionDep,
+def cancel(request: Request, job_id: DbId, session: SessionDep,
            _user: Admin):
     cancel_job(session, get_job(session, job_id))
     session.commit()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import Admin, Reviewer
 from app.db import one_writer
-from app.deps import SessionDep
+from app.deps import DbId, SessionDep
 from app.models import EMOTIONS, Annotation, Decision, User
 from app.schemas import (
     AnnotationIn,
@@ -117,7 +117,7 @@ def _detail(data: ReviewData, user: User) -> dict:
 
 @router.get("/sequences/{sequence_id}", response_model=SequenceDetail,
             responses={**ERRORS, 404: {"description": "No such sequence"}})
-def api_sequence(sequence_id: int, session: SessionDep, user: Reviewer):
+def api_sequence(sequence_id: DbId, session: SessionDep, user: Reviewer):
     """One sequence with its frames, everyone's annotations, yours and the decision."""
     data = load_review(session, sequence_id=sequence_id, user_id=user.id)
     return _detail(data, user)
@@ -140,7 +140,7 @@ WRITE_RESPONSES = {**ERRORS, 404: {"description": "No such sequence"},
 
 @router.put("/sequences/{sequence_id}/annotation", response_model=AnnotationOut,
             responses=WRITE_RESPONSES)
-def api_save_annotation(sequence_id: int, body: AnnotationIn, session: SessionDep,
+def api_save_annotation(sequence_id: DbId, body: AnnotationIn, session: SessionDep,
                         user: Reviewer):
     """Save your annotation, naming the `version` you read (0 when you had none)."""
     return _write(session, sequence_id, user, body, save_annotation)
@@ -148,7 +148,7 @@ def api_save_annotation(sequence_id: int, body: AnnotationIn, session: SessionDe
 
 @router.put("/sequences/{sequence_id}/decision", response_model=DecisionOut,
             responses=WRITE_RESPONSES)
-def api_save_decision(sequence_id: int, body: AnnotationIn, session: SessionDep,
+def api_save_decision(sequence_id: DbId, body: AnnotationIn, session: SessionDep,
                       user: Admin):
     """Admins only: record the final decision, which overrides the reviewers' majority."""
     return _write(session, sequence_id, user, body, save_decision)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from app.auth import Admin, CurrentUser
-from app.deps import SessionDep
+from app.deps import DbId, SessionDep
 from app.models import Job
 from app.schemas import RunDetail, RunPromoted, RunSummary
 from app.services.export.params import ExportSpec
@@ -99,14 +99,14 @@ def list_jobs(request: Request, session: SessionDep, _user: CurrentUser, limit: 
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-def read_job(job_id: int, request: Request, session: SessionDep,
+def read_job(job_id: DbId, request: Request, session: SessionDep,
              _user: CurrentUser):
     """One job: kind, parameters, status, progress, and its run once it has succeeded."""
     return _job_out(request, session, get_job(session, job_id))
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut)
-def cancel(job_id: int, request: Request, session: SessionDep,
+def cancel(job_id: DbId, request: Request, session: SessionDep,
            _user: Admin):
     """Cancel a queued or running job (a running one gets SIGTERM); others come back as they are."""
     job = cancel_job(session, get_job(session, job_id))

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import Admin, CurrentUser, Reviewer
 from app.db import one_writer
-from app.deps import SessionDep
+from app.deps import DbId, SessionDep
 from app.errors import status_for
 from app.htmx import is_htmx, render
 from app.models import EMOTIONS, User
@@ -44,7 +44,7 @@ def api_suspects(request: Request, session: SessionDep, _user: Reviewer, run: st
 
 @router.get("/api/sequences/{sequence_id:int}/onset-suggestion", tags=["review assistance"],
             response_model=OnsetSuggestionOut, response_model_exclude_unset=True)
-def api_onset(request: Request, sequence_id: int, session: SessionDep, _user: Reviewer):
+def api_onset(request: Request, sequence_id: DbId, session: SessionDep, _user: Reviewer):
     """The sequence's intensity curve (0 = frame 1, 1 = apex) and suggested onset."""
     found = suggest_one(session, request.app.state.settings, sequence_id=sequence_id)
     if found is None:
@@ -82,7 +82,7 @@ def _decided_name(session: Session, raw: str) -> str | None:
 
 
 @router.get("/adjudicate/{sequence_id:int}", include_in_schema=False)
-def adjudication_page(request: Request, sequence_id: int, session: SessionDep, user: Admin):
+def adjudication_page(request: Request, sequence_id: DbId, session: SessionDep, user: Admin):
     return _page(request, session, user, sequence_id)
 
 
@@ -108,7 +108,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 @router.post("/adjudicate/{sequence_id:int}", include_in_schema=False)
-def adjudicate(request: Request, sequence_id: int, session: SessionDep, user: Admin,
+def adjudicate(request: Request, sequence_id: DbId, session: SessionDep, user: Admin,
                form: dict[str, str] = Depends(_form)):
     """Take one reviewer's answer as the admin decision, then open the next dispute."""
     try:

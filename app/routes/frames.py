@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from app.auth import Reviewer
-from app.deps import SessionDep
+from app.deps import DbId, SessionDep
 from app.services.faces.view import (
     CROP_SIZE_RANGE,
     VIEW_CROP_COLOR,
@@ -41,7 +41,7 @@ def _not_modified(request: Request, frame: FrameFile) -> Response | None:
 
 
 @router.get("/frames/{frame_id:int}.png", include_in_schema=False)
-def original_frame(request: Request, frame_id: int, session: SessionDep, _user: Reviewer):
+def original_frame(request: Request, frame_id: DbId, session: SessionDep, _user: Reviewer):
     frame = locate(session, frame_id)
     if (cached := _not_modified(request, frame)) is not None:
         return cached
@@ -60,12 +60,12 @@ def _rendition(request: Request, frame_id: int, variant: str, session: Session) 
 
 
 @router.get("/frames/{frame_id:int}/thumb.jpg", include_in_schema=False)
-def frame_thumb(request: Request, frame_id: int, session: SessionDep, _user: Reviewer):
+def frame_thumb(request: Request, frame_id: DbId, session: SessionDep, _user: Reviewer):
     return _rendition(request, frame_id, "thumb", session)
 
 
 @router.get("/frames/{frame_id:int}/view.jpg", include_in_schema=False)
-def frame_view(request: Request, frame_id: int, session: SessionDep, _user: Reviewer):
+def frame_view(request: Request, frame_id: DbId, session: SessionDep, _user: Reviewer):
     return _rendition(request, frame_id, "view", session)
 
 
@@ -77,7 +77,7 @@ SourceQuery = Query(None, pattern="^(landmarks|mtcnn)$",
 
 
 @router.get("/frames/{frame_id:int}/face.json", include_in_schema=False)
-def frame_face_json(request: Request, frame_id: int, session: SessionDep, _user: Reviewer,
+def frame_face_json(request: Request, frame_id: DbId, session: SessionDep, _user: Reviewer,
                     source: str | None = SourceQuery):
     """The frame's face box, eyes, method and confidence (or `found: false` and why)."""
     view = frame_face(session, request.app.state.settings, frame_id=frame_id, source=source)
@@ -90,7 +90,7 @@ def frame_face_json(request: Request, frame_id: int, session: SessionDep, _user:
 
 
 @router.get("/frames/{frame_id:int}/crop.png", include_in_schema=False)
-def frame_face_crop(request: Request, frame_id: int, session: SessionDep, _user: Reviewer,
+def frame_face_crop(request: Request, frame_id: DbId, session: SessionDep, _user: Reviewer,
                     source: str | None = SourceQuery,
                     size: int = Query(VIEW_CROP_SIZE, ge=CROP_SIZE_RANGE[0],
                                       le=CROP_SIZE_RANGE[1]),
