@@ -49,7 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # What import and start-up made lives as long as the server: frozen, the cyclic
         # collector stops rescanning those ~130,000 objects in every full collection (about
         # 75 ms each, one every few hundred page views: a latency tail). Thawed at shutdown,
-        # so a process that makes many apps (the tests) can still collect them.
+        # so a process that makes many apps (the tests) can still collect them; freezing is
+        # process-wide, so the first app to stop thaws every app's (that costs only speed).
         gc.freeze()
         yield
         gc.unfreeze()
@@ -89,9 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-    # Templates are read once: Jinja's auto_reload stats every template file (a review page
-    # uses five) and takes the cache's lock on each lookup. `onset serve --reload` restarts
-    # the server when one changes instead.
+    # Templates are read once: Jinja's auto_reload stats every template file a page uses
+    # (five for the review page) on each lookup. `onset serve --reload` restarts the server
+    # when one changes instead.
     templates.env.auto_reload = False
     version = _static_version()
     # Static URLs as plain paths with the cache-busting suffix: Starlette's url_for builds a

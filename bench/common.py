@@ -25,13 +25,14 @@ def full_scale_demo(subjects: int = 123, seed: int = 7) -> Path:
     from app.demo import generate_demo
 
     out = BENCH_OUT / f"demo-{subjects}-{seed}"
-    if not out.is_dir():
+    if not (out / "demo_truth.csv").is_file():
         # Generated beside and renamed when whole: the generator writes demo_truth.csv before
         # the images, so an interrupted run must not leave a folder that looks finished.
         partial = out.with_name(out.name + ".partial")
         print(f"generating a {subjects}-subject demo dataset in {out} (once) ...", flush=True)
         shutil.rmtree(partial, ignore_errors=True)
         generate_demo(partial, subjects=subjects, seed=seed)
+        shutil.rmtree(out, ignore_errors=True)  # what an interrupted older run left
         partial.rename(out)
     return out
 

@@ -264,7 +264,7 @@ def load_review(session: Session, *, sequence_id: int, user_id: int,
                       effective_for(sequence.original_label, annotations, decision), history)
 
 
-def describe_change(entry: HistoryEntry | AuditEntry) -> list[str]:
+def describe_change(entry: HistoryEntry) -> list[str]:
     """Readable lines for a history entry: what changed from `before` to `after`."""
     before, after = entry.before or {}, entry.after or {}
     lines = []
