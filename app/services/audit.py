@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import AuditEntry
@@ -15,10 +14,3 @@ def record(session: Session, *, action: str, user_id: int | None = None,
                        before=before, after=after)
     session.add(entry)
     return entry
-
-
-def history(session: Session, *, sequence_id: int, limit: int = 50) -> list[AuditEntry]:
-    return list(session.scalars(
-        select(AuditEntry).where(AuditEntry.sequence_id == sequence_id)
-        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
-    ))
