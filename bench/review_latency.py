@@ -127,7 +127,12 @@ def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "bench.review_latency:bench_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-         "--no-access-log"], cwd=Path(__file__).resolve().parent.parent, env=env)
+         "--no-access-log",
+         # The 20 reviewers' connections wait, kept alive, through the warm-up and the
+         # 1-reviewer phase (5-10 s): closed by uvicorn's default 5 s timeout at the moment a
+         # client reuses one, the request fails client-side (httpx does not retry it as a
+         # browser would), which is not what this bench measures.
+         "--timeout-keep-alive", "60"], cwd=Path(__file__).resolve().parent.parent, env=env)
     base = f"http://127.0.0.1:{port}"
     for _ in range(200):  # bounded: 20 s
         try:
