@@ -9,6 +9,7 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from app.db import session_scope
+from app.models import MAX_ID
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -19,8 +20,6 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
-# Row ids are INTEGER columns: PostgreSQL's hold up to 2**31 - 1 (SQLite's 2**63 - 1). A bigger
-# id in a URL is refused as invalid (422, naming it) instead of failing in the database
-# driver with a 500; no row can have it.
-MAX_ID = 2**31 - 1
+# An id in a URL above what a row id can be (app.models.MAX_ID) is refused as invalid (422,
+# naming it) instead of failing in the database driver with a 500; no row can have it.
 DbId = Annotated[int, Path(le=MAX_ID, description="a row id")]

@@ -23,6 +23,8 @@ EMOTIONS: tuple[str, ...] = (
     "neutral", "anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise",
 )
 ROLES: tuple[str, ...] = ("reviewer", "admin")
+# Row ids are INTEGER columns: PostgreSQL's hold up to 2**31 - 1 (SQLite's 2**63 - 1).
+MAX_ID = 2**31 - 1
 
 
 def utcnow() -> datetime:

@@ -1,5 +1,6 @@
 """Shared bits of the benchmark scripts: timing and a cached full-scale demo dataset."""
 
+import shutil
 import statistics
 import time
 from collections.abc import Callable
@@ -20,8 +21,6 @@ def timed(fn: Callable[[], object], repeat: int = 3) -> tuple[float, list[float]
 
 def full_scale_demo(subjects: int = 123, seed: int = 7) -> Path:
     """A CK+-scale demo dataset (about 10,700 frames), generated once and kept in bench/out."""
-    import shutil
-
     from app.demo import generate_demo
 
     out = BENCH_OUT / f"demo-{subjects}-{seed}"

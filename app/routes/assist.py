@@ -18,13 +18,18 @@ from app.services.assist.adjudication import (
     dispute_for,
     disputes,
     next_dispute,
-    sequence_name,
 )
 from app.services.assist.agreement import agreement
 from app.services.assist.onsets import suggest_one
 from app.services.assist.suspects import find_suspects
 from app.services.errors import NotFound
-from app.services.review import NotAllowed, ReviewError, StaleVersion, load_review
+from app.services.review import (
+    NotAllowed,
+    ReviewError,
+    StaleVersion,
+    load_review,
+    sequence_name,
+)
 
 router = APIRouter()
 NAV = [("Agreement", "/agreement", "reviewer"), ("Adjudicate", "/adjudicate", "admin")]

@@ -8,15 +8,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2.utils import htmlsafe_json_dumps
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.auth import Reviewer
 from app.db import one_writer
-from app.deps import MAX_ID, DbId, SessionDep
+from app.deps import DbId, SessionDep
 from app.errors import status_for
 from app.htmx import is_htmx, render
-from app.models import EMOTIONS, Sequence, Subject, User
+from app.models import EMOTIONS, MAX_ID, User
 from app.services.review import (
     MAX_NOTE_CHARS,
     ReviewData,
@@ -29,6 +28,7 @@ from app.services.review import (
     load_review,
     save_annotation,
     save_decision,
+    sequence_name,
 )
 from app.services.sequence_list import (
     FilterError,
@@ -89,11 +89,8 @@ def _assist(request: Request, session: Session, data: ReviewData, user: User,
     suggestion = suggest_one(session, settings, sequence_id=data.sequence.id)
     position = queue_place(session, user_id=user.id, sequence_id=data.sequence.id,
                            filters=filters, suspects=suspects)
-    curve = suggestion.curve if suggestion else ()
     return {"suspect": suspects.get(data.sequence.id), "suspects_note": suspects_note,
-            "suggestion": suggestion, "queue_pos": position, "curve": curve,
-            "curve_points": " ".join(f"{i},{1.05 - min(v, 1.0):.4f}"
-                                     for i, v in enumerate(curve)),
+            "suggestion": suggestion, "queue_pos": position,
             "queue_is_suspects": filters.suspects}
 
 
@@ -110,14 +107,14 @@ class StripFrame(NamedTuple):
     onset_count: str  # how many, shown when more than one
 
 
-def _filmstrip(data: ReviewData, others: list, curve, suggested: int | None
-               ) -> list[StripFrame]:
+def _filmstrip(frames: list[tuple[int, int]], others: list, suggestion) -> list[StripFrame]:
+    curve, suggested = (suggestion.curve, suggestion.suggested_onset) if suggestion else ((), None)
     onsets: dict[int, list[str]] = {}
     for a in others:
         if a.onset_frame is not None:
             onsets.setdefault(a.onset_frame, []).append(a.user.name)
     strip = []
-    for index, (fid, number) in enumerate(data.frames):
+    for index, (fid, number) in enumerate(frames):
         value = curve[index] if index < len(curve) else None
         names = onsets.get(number, ())
         strip.append(StripFrame(
@@ -129,20 +126,22 @@ def _filmstrip(data: ReviewData, others: list, curve, suggested: int | None
 
 
 def _context(data: ReviewData, user: User, *, queue: str, deciding: bool,
-             form: dict | None = None, curve=(), suggestion=None, **extra) -> dict:
+             form: dict | None = None, suggestion=None, **extra) -> dict:
     seq = data.sequence
     # For review.js (playback, the face view), as JSON in the page.
     frames = [{"id": fid, "number": number, "view": f"/frames/{fid}/view.jpg",
                "original": f"/frames/{fid}.png"} for fid, number in data.frames]
     others = data.annotations if deciding else data.others
-    strip = _filmstrip(data, others, curve,
-                       suggestion.suggested_onset if suggestion else None)
+    strip = _filmstrip(data.frames, others, suggestion)
+    curve = suggestion.curve if suggestion else ()
     history = [{"who": e.who, "at": format_time(e.at),
                 "action": e.action, "changes": describe_change(e)} for e in data.history]
     return {
-        "seq": seq, "name": f"{seq.subject.code} / {seq.code}", "frames": frames,
+        "seq": seq, "name": f"{seq.subject.code} / {seq.code}",
         "frames_json": htmlsafe_json_dumps({"frames": frames}, sort_keys=True),
         "strip": strip,
+        # The intensity curve under the strip (capped at 1), formatted here like the strip.
+        "curve_points": " ".join(f"{i},{1.05 - min(v, 1.0):.4f}" for i, v in enumerate(curve)),
         "last_frame": frames[-1] if frames else None, "suggestion": suggestion,
         "has_other_onsets": any(f.onset_of for f in strip),
         "emotions": EMOTIONS, "effective": data.effective, "data": data,
@@ -166,17 +165,6 @@ def _facs_text(au: float, intensity: float) -> str:
     return f"{int(au)}{letter}"
 
 
-_NAME = (select(Subject.code, Sequence.code).join(Subject, Subject.id == Sequence.subject_id)
-         .where(Sequence.id == bindparam("seq")))
-
-
-def _previous_name(session: Session, sequence_id: int) -> str | None:
-    """"S005 / 001" of the sequence saved before this one (?prev=), if it still exists: only
-    its name is shown, so one small query rather than loading its whole review."""
-    row = session.connection().execute(_NAME, {"seq": sequence_id}).first()
-    return f"{row[0]} / {row[1]}" if row else None
-
-
 @router.get("/sequences/{sequence_id:int}", include_in_schema=False)
 def review_page(request: Request, sequence_id: DbId, session: SessionDep, user: Reviewer,
                 queue: str = "", decide: bool = False, saved: str = "",
@@ -185,7 +173,7 @@ def review_page(request: Request, sequence_id: DbId, session: SessionDep, user: 
     deciding = decide and user.is_admin
     message = "Saved. That was the last sequence in your queue." if saved == "last" else (
         "Saved." if saved else None)
-    previous = _previous_name(session, prev) if prev else None
+    previous = sequence_name(session, prev) if prev else None
     if previous is not None:  # Save & next landed here: say the one before is safe
         message = f"Saved {previous}; this is the next in your queue."
     return render(request, "review.html",

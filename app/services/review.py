@@ -17,7 +17,17 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from app.models import EMOTIONS, Annotation, AuditEntry, Decision, Frame, Sequence, User, utcnow
+from app.models import (
+    EMOTIONS,
+    Annotation,
+    AuditEntry,
+    Decision,
+    Frame,
+    Sequence,
+    Subject,
+    User,
+    utcnow,
+)
 from app.services import audit
 from app.services.effective import Effective, effective_for, keep_tally
 
@@ -242,6 +252,17 @@ _HISTORY = (select(AuditEntry.at, AuditEntry.action, AuditEntry.before, AuditEnt
             .outerjoin(User, User.id == AuditEntry.user_id)
             .where(AuditEntry.sequence_id == bindparam("seq"))
             .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(bindparam("limit")))
+
+
+_NAME = (select(Subject.code, Sequence.code).join(Subject, Subject.id == Sequence.subject_id)
+         .where(Sequence.id == bindparam("seq")))
+
+
+def sequence_name(session: Session, sequence_id: int) -> str | None:
+    """'S005 / 001', or None for an unknown id (one small query: pages that only name a
+    sequence, such as Save & next's confirmation, need nothing else of it)."""
+    row = session.connection().execute(_NAME, {"seq": sequence_id}).first()
+    return f"{row[0]} / {row[1]}" if row else None
 
 
 def load_review(session: Session, *, sequence_id: int, user_id: int,

@@ -119,12 +119,6 @@ def decision_for(session: Session, sequence_id: int) -> Decision | None:
     return session.get(Decision, sequence_id)
 
 
-def sequence_name(session: Session, sequence_id: int) -> str | None:
-    """'S005 / 001', or None for an unknown id."""
-    seq = session.get(Sequence, sequence_id)
-    return f"{seq.subject.code} / {seq.code}" if seq else None
-
-
 def next_dispute(session: Session, *, after_id: int, onset_gap: int) -> int | None:
     queue = disputes(session, onset_gap=onset_gap)
     ids = [d.sequence_id for d in queue if d.sequence_id != after_id]
