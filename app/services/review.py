@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.models import (
     EMOTIONS,
+    MAX_ID,
     Annotation,
     AuditEntry,
     Decision,
@@ -260,7 +261,10 @@ _NAME = (select(Subject.code, Sequence.code).join(Subject, Subject.id == Sequenc
 
 def sequence_name(session: Session, sequence_id: int) -> str | None:
     """'S005 / 001', or None for an unknown id (one small query: pages that only name a
-    sequence, such as Save & next's confirmation, need nothing else of it)."""
+    sequence, such as Save & next's confirmation, need nothing else of it). An id no row can
+    have is unknown too, not a driver error: callers pass ids from query strings."""
+    if not 0 < sequence_id <= MAX_ID:
+        return None
     row = session.connection().execute(_NAME, {"seq": sequence_id}).first()
     return f"{row[0]} / {row[1]}" if row else None
 

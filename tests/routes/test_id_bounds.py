@@ -53,3 +53,10 @@ def test_a_save_to_an_id_too_big_is_refused_and_stores_nothing(admin_client, ses
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["path", "sequence_id"]
     assert session.scalar(select(func.count(Annotation.id))) == 0
+
+
+def test_a_decided_id_too_big_names_nothing_instead_of_failing(admin_client):
+    # ?decided= is the adjudication queue's confirmation, read by hand from the query string.
+    page = admin_client.get(f"/adjudicate?decided={TOO_BIG}")
+    assert page.status_code == 200
+    assert "decided-message" not in page.text
