@@ -66,10 +66,19 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    """FastAPI's 422 shape, its messages worded like the specs' own (app/specs.py)."""
+async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+    """FastAPI's 422 shape, its messages worded like the specs' own (app/specs.py); a browser
+    opening a page (it asks for HTML) gets the styled error page naming the same fields."""
     errors = [{**error, "msg": reword(error)} for error in exc.errors()]
+    if _opens_a_page(request):
+        return error_page(request, 422, "; ".join(
+            f"{error['loc'][-1]}: {error['msg']}" for error in errors))
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
+def _opens_a_page(request: Request) -> bool:
+    return ("text/html" in request.headers.get("accept", "") and not wants_json(request)
+            and not request.url.path.startswith(FETCHED_PATHS))
 
 
 def install_error_handlers(app: FastAPI) -> None:

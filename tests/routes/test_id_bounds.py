@@ -60,3 +60,11 @@ def test_a_decided_id_too_big_names_nothing_instead_of_failing(admin_client):
     page = admin_client.get(f"/adjudicate?decided={TOO_BIG}")
     assert page.status_code == 200
     assert "decided-message" not in page.text
+
+
+def test_a_browser_gets_the_error_page_naming_the_id(admin_client):
+    page = admin_client.get(f"/sequences/{TOO_BIG}",
+                            headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 422
+    assert "text/html" in page.headers["content-type"]
+    assert f"sequence_id: must be at most {MAX_ID}" in page.text
