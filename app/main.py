@@ -14,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.db import hold_server_lock, make_engine, make_session_factory
 from app.errors import install_error_handlers
+from app.fragments import cached_fragment
 from app.openapi import describe_operations
 from app.security_headers import SecurityHeaders
 from app.services.jobs import JobRunner
@@ -101,6 +102,9 @@ def make_templates() -> Jinja2Templates:
     # Every form with a preset choice labels it the same way: "name (what it is)".
     templates.env.globals["preset_names"] = {name: f"{name} ({text})"
                                              for name, text in PRESET_DESCRIPTIONS.items()}
+    # The sequence list's cards, each rendered once per distinct content (app/fragments.py).
+    templates.env.globals["seq_card"] = cached_fragment(templates.env, "partials/seq_card.html",
+                                                        name="card")
     return templates
 
 
