@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import (
     EMOTIONS,
@@ -137,8 +138,28 @@ def snapshot(row: Annotation | Decision | None) -> dict[str, Any] | None:
             "note": row.note, "exclude": row.exclude, "version": row.version}
 
 
+# The save's statements, built once like the review page's (below): building a statement
+# and its cache key cost more than SQLite took to run it.
+_FRAME_COUNT = select(Sequence.frame_count).where(Sequence.id == bindparam("seq"))
+_MY_ANNOTATION = select(Annotation).where(Annotation.sequence_id == bindparam("seq"),
+                                          Annotation.user_id == bindparam("uid"))
+
+
+def _versioned_update(model) -> Update:
+    """UPDATE ... SET <the execution's values> WHERE <the row's key> AND version = :read:
+    the optimistic lock's check is the statement's own condition."""
+    table = model.__table__
+    keys = [table.c[c.name] == bindparam(f"key_{c.name}") for c in table.primary_key] \
+        if model is Decision else [table.c.sequence_id == bindparam("key_sequence_id"),
+                                   table.c.user_id == bindparam("key_user_id")]
+    return update(table).where(*keys, table.c.version == bindparam("read"))
+
+
+_UPDATE = {Annotation: _versioned_update(Annotation), Decision: _versioned_update(Decision)}
+
+
 def _frame_count(session: Session, sequence_id: int) -> int:
-    frame_count = session.scalar(select(Sequence.frame_count).where(Sequence.id == sequence_id))
+    frame_count = session.scalar(_FRAME_COUNT, {"seq": sequence_id})
     if frame_count is None:
         raise SequenceMissing(f"no sequence with id {sequence_id}")
     return frame_count
@@ -149,8 +170,7 @@ def save_annotation(session: Session, *, sequence_id: int, user: User,
     """Store `user`'s own annotation and recount the sequence's review tally, in the
     caller's transaction; raises ReviewError, StaleVersion or SequenceMissing."""
     validate(data, frame_count=_frame_count(session, sequence_id))
-    existing = session.scalar(select(Annotation).where(
-        Annotation.sequence_id == sequence_id, Annotation.user_id == user.id))
+    existing = session.scalar(_MY_ANNOTATION, {"seq": sequence_id, "uid": user.id})
     return _save(session, Annotation, existing, data, user=user, sequence_id=sequence_id,
                  what="annotation", key={"sequence_id": sequence_id, "user_id": user.id})
 
@@ -187,21 +207,24 @@ def _save(session: Session, model, existing, data: ReviewInput, *, user: User,
             session.rollback()
             raise _stale(what, read, session.scalar(select(model).filter_by(**key))) from None
     else:
-        conditions = [getattr(model, k) == v for k, v in key.items()]
-        result = session.execute(
-            update(model).where(*conditions, model.version == read)
-            .values(**values, version=read + 1, updated_at=now, user_id=user.id)
-            .execution_options(synchronize_session=False))
-        session.expire(existing)
+        stored = {**values, "version": read + 1, "updated_at": now, "user_id": user.id}
+        result = session.connection().execute(_UPDATE[model], {
+            **stored, "read": read, **{f"key_{k}": v for k, v in key.items()}})
         if result.rowcount != 1:
+            session.expire(existing)  # someone else's save: reload it to say whose
             raise _stale(what, read, existing)
+        # The row now holds exactly `stored` (the UPDATE matched it by key and version):
+        # set that as loaded rather than expire it and read it back (a query per save).
+        if existing.user_id != user.id:
+            session.expire(existing, ["user"])  # another admin's decision until now
+        for name, value in stored.items():
+            set_committed_value(existing, name, value)
         row = existing
     if model is Annotation:  # the decision is read as it is; the reviewers' side is kept
         keep_tally(session, sequence_id)
     action = "annotation.save" if model is Annotation else "decision.save"
     audit.record(session, action=action, user_id=user.id, sequence_id=sequence_id,
                  before=before, after=snapshot(row))
-    session.flush()
     return row
 
 

@@ -147,6 +147,12 @@ def test_only_admins_decide_and_a_decision_overrides(session, ids, make_user):
     save_decision(session, sequence_id=seq, user=admin2, data=review(2, version=1))
     session.commit()
     assert session.get(Decision, seq).version == 2
+    # The saved row in this session is the stored one (set as loaded, not read back), its
+    # author included: a stale save now names the second admin.
+    assert session.get(Decision, seq).user.name == "boss2"
+    with pytest.raises(StaleVersion, match="changed by boss2"):
+        save_decision(session, sequence_id=seq, user=admin, data=review(3, version=1))
+    session.rollback()
     assert session.scalar(select(func.count(AuditEntry.id)).where(
         AuditEntry.action == "decision.save")) == 2
 
