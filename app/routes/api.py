@@ -25,6 +25,7 @@ from app.schemas import (
 from app.services.review import (
     ReviewData,
     ReviewInput,
+    SavedReview,
     load_review,
     save_annotation,
     save_decision,
@@ -62,7 +63,7 @@ def _summary(row: SequenceRow) -> dict:
     }
 
 
-def _annotation(row: Annotation | Decision | None) -> dict | None:
+def _annotation(row: Annotation | Decision | SavedReview | None) -> dict | None:
     if row is None:
         return None
     return {"reviewer": row.user.name, "label": _name(row.label), "label_code": row.label,

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import (
@@ -244,33 +244,86 @@ class HistoryEntry(NamedTuple):
     who: str  # the user's name; "system" for entries without one (imports)
 
 
+class Author(NamedTuple):
+    """Who saved a row, named as the pages and the API name them (`row.user.name`)."""
+
+    name: str
+
+
+class SubjectCode(NamedTuple):
+    code: str
+
+
+class SequenceView(NamedTuple):
+    """The reviewed sequence as the page reads it (`seq.subject.code` as on the model)."""
+
+    id: int
+    code: str
+    subject: SubjectCode
+    original_label: int | None
+    frame_count: int
+    facs: list | None
+
+
+class SavedReview(NamedTuple):
+    """An annotation or the admin decision as stored, read-only, with the same attribute
+    names as the models (`label`, `version`, `user.name` ...), so pages and the API read
+    either. Saving works on the models; this is what the review page shows."""
+
+    user_id: int
+    user: Author
+    label: int | None
+    onset_frame: int | None
+    apex_frame: int | None
+    note: str
+    exclude: bool
+    version: int
+    updated_at: datetime
+
+
 @dataclass
 class ReviewData:
-    sequence: Sequence
+    sequence: SequenceView
     frames: list[tuple[int, int]]  # (frame id, number)
-    annotations: list[Annotation]  # everyone's, with .user loaded
-    mine: Annotation | None
-    decision: Decision | None
+    annotations: list[SavedReview]  # everyone's
+    mine: SavedReview | None
+    decision: SavedReview | None
     effective: Effective
     history: list[HistoryEntry]  # newest first
 
     @property
-    def others(self) -> list[Annotation]:
+    def others(self) -> list[SavedReview]:
         return [a for a in self.annotations if a is not self.mine]
 
 
-# The review page's four queries, built once: building a statement (and its cache key) cost
-# more than SQLite took to run it. Each binds :seq, the history also :limit.
-_SEQUENCE = (select(Sequence, Decision).outerjoin(Decision, Decision.sequence_id == Sequence.id)
-             .options(joinedload(Sequence.subject), joinedload(Decision.user))
+# The review page's queries, built once: building a statement (and its cache key) cost more
+# than SQLite took to run it. Each binds :seq, the history also :limit. All are Core rows:
+# each ORM query cost about 0.25 ms of its own, however few its rows (a review page
+# averages three annotations and two history rows), and these are only read.
+_SAVED = ("user_id", "label", "onset_frame", "apex_frame", "note", "exclude", "version",
+          "updated_at")
+_DECIDER = aliased(User)
+_SEQUENCE = (select(Sequence.id, Sequence.code, Subject.code, Sequence.original_label,
+                    Sequence.frame_count, Sequence.facs,
+                    *(getattr(Decision, c) for c in _SAVED), _DECIDER.name)
+             .join(Subject, Subject.id == Sequence.subject_id)
+             .outerjoin(Decision, Decision.sequence_id == Sequence.id)
+             .outerjoin(_DECIDER, _DECIDER.id == Decision.user_id)
              .where(Sequence.id == bindparam("seq")))
 _FRAMES = (select(Frame.id, Frame.number).where(Frame.sequence_id == bindparam("seq"))
            .order_by(Frame.number))
-_ANNOTATIONS = (select(Annotation).options(joinedload(Annotation.user))
+_ANNOTATIONS = (select(*(getattr(Annotation, c) for c in _SAVED), User.name)
+                .join(User, User.id == Annotation.user_id)
                 .where(Annotation.sequence_id == bindparam("seq"))
                 .order_by(Annotation.updated_at))
-# The frames and the history are plain columns, read as Core rows: each ORM query cost
-# about 0.25 ms of its own, however few its rows (a review page averages two history rows).
+
+
+def _saved(row) -> SavedReview:
+    """A SavedReview from the columns of _SAVED followed by the author's name."""
+    *values, name = row
+    return SavedReview(values[0], Author(name), *values[1:])
+
+
 _HISTORY = (select(AuditEntry.at, AuditEntry.action, AuditEntry.before, AuditEntry.after,
                    User.name)
             .outerjoin(User, User.id == AuditEntry.user_id)
@@ -297,12 +350,14 @@ def load_review(session: Session, *, sequence_id: int, user_id: int,
     """One sequence with its frames, everyone's annotations, the decision and the history,
     in four small queries (the review page and the API both use this; only the page shows
     the history)."""
-    found = session.execute(_SEQUENCE, {"seq": sequence_id}).first()
+    session.flush()  # Core does not autoflush: pending changes first (free when none)
+    run = session.connection().execute
+    found = run(_SEQUENCE, {"seq": sequence_id}).first()
     if found is None:
         raise SequenceMissing(f"no sequence with id {sequence_id}")
-    sequence, decision = found
-    annotations = list(session.scalars(_ANNOTATIONS, {"seq": sequence_id}))
-    run = session.connection().execute  # Core: the ORM queries above have autoflushed
+    sequence = SequenceView(found[0], found[1], SubjectCode(found[2]), *found[3:6])
+    decision = _saved(found[6:]) if found[6] is not None else None
+    annotations = [_saved(row) for row in run(_ANNOTATIONS, {"seq": sequence_id})]
     frames = [tuple(r) for r in run(_FRAMES, {"seq": sequence_id})]
     history = [HistoryEntry(at, action, before, after, who or "system")
                for at, action, before, after, who in run(
