@@ -22,6 +22,9 @@ def cached_fragment(env: Environment, template_name: str, *, name: str,
                     maxsize: int = FRAGMENT_CACHE_SIZE) -> Callable[[Hashable], Markup]:
     """A function for templates: `value -> rendered template_name`, with the template seeing
     only `{name: value}` (and the environment's globals, which are fixed at start-up)."""
+    escapes = env.autoescape(template_name) if callable(env.autoescape) else env.autoescape
+    if not escapes:  # the result is marked safe: only an escaping template may make it
+        raise ValueError(f"{template_name} is not autoescaped; cached_fragment needs it")
     template = env.get_template(template_name)
 
     @lru_cache(maxsize=maxsize)

@@ -90,7 +90,7 @@ def sequence_list(request: Request, session: SessionDep, user: Reviewer):
     context = {"page": page, "filters": page.filters, "error": error, "emotions": EMOTIONS,
                "statuses": STATUSES, "status_titles": STATUS_TITLES, "sorts": SORTS,
                "sort_titles": SORT_TITLES, "per_page_choices": PER_PAGE_CHOICES,
-               "queue": queue, "suspects_note": suspects_note,
+               "suspects_note": suspects_note,
                "cards": [card_of(row, queue) for row in page.items]}
     # The canonical URL (no empty parameters) goes into the address bar on htmx swaps.
     query = page.filters.query()
