@@ -145,17 +145,17 @@ _MY_ANNOTATION = select(Annotation).where(Annotation.sequence_id == bindparam("s
                                           Annotation.user_id == bindparam("uid"))
 
 
-def _versioned_update(model) -> Update:
+def _versioned_update(model, key: tuple[str, ...]) -> Update:
     """UPDATE ... SET <the execution's values> WHERE <the row's key> AND version = :read:
     the optimistic lock's check is the statement's own condition."""
     table = model.__table__
-    keys = [table.c[c.name] == bindparam(f"key_{c.name}") for c in table.primary_key] \
-        if model is Decision else [table.c.sequence_id == bindparam("key_sequence_id"),
-                                   table.c.user_id == bindparam("key_user_id")]
-    return update(table).where(*keys, table.c.version == bindparam("read"))
+    return update(table).where(*(table.c[k] == bindparam(f"key_{k}") for k in key),
+                               table.c.version == bindparam("read"))
 
 
-_UPDATE = {Annotation: _versioned_update(Annotation), Decision: _versioned_update(Decision)}
+# The same keys `save_annotation` and `save_decision` pass to `_save`.
+_UPDATE = {Annotation: _versioned_update(Annotation, ("sequence_id", "user_id")),
+           Decision: _versioned_update(Decision, ("sequence_id",))}
 
 
 def _frame_count(session: Session, sequence_id: int) -> int:
@@ -271,7 +271,6 @@ class SavedReview(NamedTuple):
     either. Saving works on the models; this is what the review page shows."""
 
     user_id: int
-    user: Author
     label: int | None
     onset_frame: int | None
     apex_frame: int | None
@@ -279,6 +278,7 @@ class SavedReview(NamedTuple):
     exclude: bool
     version: int
     updated_at: datetime
+    user: Author  # last: the columns before it are the stored ones (_SAVED)
 
 
 @dataclass
@@ -300,8 +300,7 @@ class ReviewData:
 # than SQLite took to run it. Each binds :seq, the history also :limit. All are Core rows:
 # each ORM query cost about 0.25 ms of its own, however few its rows (a review page
 # averages three annotations and two history rows), and these are only read.
-_SAVED = ("user_id", "label", "onset_frame", "apex_frame", "note", "exclude", "version",
-          "updated_at")
+_SAVED = SavedReview._fields[:-1]
 _DECIDER = aliased(User)
 _SEQUENCE = (select(Sequence.id, Sequence.code, Subject.code, Sequence.original_label,
                     Sequence.frame_count, Sequence.facs,
@@ -321,7 +320,7 @@ _ANNOTATIONS = (select(*(getattr(Annotation, c) for c in _SAVED), User.name)
 def _saved(row) -> SavedReview:
     """A SavedReview from the columns of _SAVED followed by the author's name."""
     *values, name = row
-    return SavedReview(values[0], Author(name), *values[1:])
+    return SavedReview(*values, Author(name))
 
 
 _HISTORY = (select(AuditEntry.at, AuditEntry.action, AuditEntry.before, AuditEntry.after,
